@@ -1,0 +1,1 @@
+"""Bundled corpora, icons and styles, installed as the package `gptstudio.resources`."""
