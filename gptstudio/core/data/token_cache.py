@@ -1,0 +1,242 @@
+"""Tokenizing a corpus once, in streamed chunks, into an on-disk token cache (`np.memmap`).
+
+`tokenize_corpus(corpus, tokenizer)` returns the corpus' token ids as a read-only memory map.
+The first call encodes the corpus chunk by chunk (`Corpus.iter_chunks`, which only cuts where
+chunked encoding equals whole-text encoding) and appends each chunk's ids to a file, so neither
+the text nor the ids of a multi-GB corpus ever has to fit in memory. Later calls with the same
+corpus and tokenizer find the cache and return at once.
+
+The cache, in `<cache>/tokens/`:
+  * `<key>.bin`  the ids, native little-endian uint16 when every id fits (vocab_size <= 65,536),
+    else uint32 — uint16 would silently wrap id 100,276 to 34,740, so an id that does not fit
+    the dtype raises `DatasetError` instead.
+  * `<key>.json` a small sidecar: format version, dtype, number of tokens, the fingerprints.
+  `key` is a hash of the corpus fingerprint (sha256 of its text) and the tokenizer fingerprint.
+
+Crash safety: the ids go to `<key>.<pid>-<random>.tmp`, which is flushed, fsynced and renamed over
+`<key>.bin`; the sidecar is written the same way *last*. A cache is used only when its sidecar
+parses, matches the key, and the `.bin` file has exactly `length * itemsize` bytes; anything
+else (a crash midway, a truncated or foreign file) is rebuilt. Flipped bits inside an
+intact-looking `.bin` are not detected: that would mean hashing the whole file on every load.
+Temp files left by a crashed process (its pid no longer running) are removed on the next build.
+
+Left out: the tokenizers themselves (`gptstudio.core.tokenizers`) and windows/batches
+(`dataset.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from gptstudio import paths
+from gptstudio.core.corpora.corpus import DEFAULT_CHUNK_CHARS, Corpus
+from gptstudio.core.errors import Cancelled, DatasetError
+
+CACHE_FORMAT_VERSION = 1
+
+
+class EncodesText(Protocol):
+    """What the cache needs of a tokenizer (every `gptstudio.core.tokenizers.Tokenizer` has it)."""
+
+    vocab_size: int
+
+    def encode(self, text: str, allowed_special: str | set[str] = "none") -> list[int]: ...
+
+    def fingerprint(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TokenizeProgress:
+    """How far tokenizing has come; `cached` is True when the ids came from the cache."""
+
+    done_chars: int
+    total_chars: int
+    n_tokens: int
+    cached: bool = False
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The smallest unsigned dtype holding every id below `vocab_size`: uint16 or uint32."""
+    if vocab_size < 1:
+        raise DatasetError(f"A vocabulary needs at least one token, not {vocab_size}.")
+    # Little-endian on every machine, so a cache file means the same thing everywhere.
+    if vocab_size <= 1 << 16:
+        return np.dtype("<u2")
+    if vocab_size <= 1 << 32:
+        return np.dtype("<u4")
+    raise DatasetError(f"A vocabulary of {vocab_size} tokens is too large for the token cache.")
+
+
+def default_token_cache_dir() -> Path:
+    return paths.cache_dir() / "tokens"
+
+
+def cache_key(corpus: Corpus, tokenizer: EncodesText) -> str:
+    """The file stem of a corpus + tokenizer pair's cache."""
+    material = f"v{CACHE_FORMAT_VERSION}:{corpus.fingerprint()}:{tokenizer.fingerprint()}"
+    return hashlib.sha256(material.encode("ascii")).hexdigest()[:32]
+
+
+def tokenize_corpus(
+    corpus: Corpus,
+    tokenizer: EncodesText,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[[TokenizeProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+) -> np.memmap:
+    """All of the corpus' token ids, as a read-only memmap (from the cache, or built now).
+
+    Special tokens in the text (the `<|endoftext|>` between documents) are encoded as their
+    special ids. Raises `DatasetError` when an id does not fit the dtype, `Cancelled` when
+    `cancel` is set between two chunks (nothing is left in the cache).
+    """
+    folder = Path(cache_dir) if cache_dir is not None else default_token_cache_dir()
+    key = cache_key(corpus, tokenizer)
+    bin_path, meta_path = folder / f"{key}.bin", folder / f"{key}.json"
+    dtype = token_dtype(tokenizer.vocab_size)
+    expected_meta = {
+        "format_version": CACHE_FORMAT_VERSION,
+        "dtype": dtype.name,
+        "corpus_fingerprint": corpus.fingerprint(),
+        "tokenizer_fingerprint": tokenizer.fingerprint(),
+    }
+    length = _valid_cache_length(bin_path, meta_path, expected_meta, dtype)
+    if length is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temp_files(folder, key)
+        meta_path.unlink(missing_ok=True)  # from here on the old .bin (if any) is not trusted
+        length = _build(corpus, tokenizer, bin_path, dtype, key, progress, cancel, chunk_chars)
+        _atomic_write_text(meta_path, json.dumps({**expected_meta, "length": length}, indent=1))
+        _fsync_dir(folder)
+    elif progress:
+        progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True))
+    return np.memmap(bin_path, dtype=dtype, mode="r", shape=(length,))
+
+
+def _valid_cache_length(
+    bin_path: Path, meta_path: Path, expected: dict, dtype: np.dtype
+) -> int | None:
+    """The cached number of tokens, or None when there is no trustworthy cache."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        length = meta["length"]
+        size = bin_path.stat().st_size
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(meta.get(k) != v for k, v in expected.items()):
+        return None
+    if not isinstance(length, int) or length < 1 or size != length * dtype.itemsize:
+        return None
+    return length
+
+
+def _build(
+    corpus: Corpus,
+    tokenizer: EncodesText,
+    bin_path: Path,
+    dtype: np.dtype,
+    key: str,
+    progress: Callable[[TokenizeProgress], None] | None,
+    cancel: threading.Event | None,
+    chunk_chars: int,
+) -> int:
+    """Encode the corpus chunk by chunk into a temp file, then move it to `bin_path`."""
+    tmp_path = bin_path.with_name(f"{key}.{_temp_tag()}.tmp")
+    limit = np.iinfo(dtype).max
+    total_chars, done_chars, n_tokens = corpus.n_chars, 0, 0
+    try:
+        with tmp_path.open("wb") as out:
+            if progress:
+                progress(TokenizeProgress(0, total_chars, 0))
+            for chunk in corpus.iter_chunks(chunk_chars):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Tokenizing the corpus was cancelled.")
+                ids = np.asarray(tokenizer.encode(chunk, allowed_special="all"), dtype=np.int64)
+                _check_ids_fit(ids, limit, dtype, tokenizer.vocab_size)
+                out.write(ids.astype(dtype).tobytes())
+                done_chars += len(chunk)
+                n_tokens += len(ids)
+                if progress:
+                    progress(TokenizeProgress(done_chars, total_chars, n_tokens))
+            out.flush()
+            os.fsync(out.fileno())
+        if n_tokens == 0:
+            raise DatasetError(f"The corpus {corpus.name!r} encodes to no tokens at all.")
+        os.replace(tmp_path, bin_path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return n_tokens
+
+
+def _check_ids_fit(ids: np.ndarray, limit: int, dtype: np.dtype, vocab_size: int) -> None:
+    if ids.size == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high > limit:
+        bad = low if low < 0 else high
+        raise DatasetError(
+            f"Token id {bad} does not fit the token cache's {dtype.name} (0..{limit}); the "
+            f"tokenizer claims a vocabulary of {vocab_size}, so it produced an id out of range."
+        )
+
+
+def _remove_stale_temp_files(folder: Path, key: str) -> None:
+    """Delete temp files of this key whose writer process is gone (a crash midway)."""
+    for tmp in folder.glob(f"{key}.*.tmp"):
+        pid_text = tmp.name[: -len(".tmp")].rpartition(".")[2].partition("-")[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            tmp.unlink(missing_ok=True)
+
+
+def _temp_tag() -> str:
+    # The writer's pid (to spot leftovers of dead processes) and a random part (two threads).
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of ours may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else, or we cannot tell: leave it
+    return True
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{_temp_tag()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on every platform; the renames themselves are atomic
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

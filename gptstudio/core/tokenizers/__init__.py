@@ -1,0 +1,44 @@
+"""Tokenizers: text <-> integer ids. Character-level, byte-level BPE, and tiktoken's encodings.
+
+Import from here; each concept lives in its own module (see docs/ARCHITECTURE.md):
+`base` (the interface and the special-token policy), `char`, `bpe` (encoding, pure Python and
+through tiktoken), `bpe_train` (training), `patterns` (split regexes), `tiktoken_named`
+(OpenAI's encodings and .tiktoken files), `io` (save / load / resolve a user's choice).
+"""
+
+from gptstudio.core.tokenizers.base import ENDOFTEXT, Tokenizer
+from gptstudio.core.tokenizers.bpe import BPETokenizer
+from gptstudio.core.tokenizers.bpe_train import MergeEvent, iter_bpe_training, train_bpe
+from gptstudio.core.tokenizers.char import CharTokenizer
+from gptstudio.core.tokenizers.io import (
+    load_tokenizer,
+    resolve_tokenizer,
+    save_tokenizer,
+    tokenizer_from_dict,
+)
+from gptstudio.core.tokenizers.patterns import GPT2_PATTERN, GPT4_PATTERN, PATTERNS
+from gptstudio.core.tokenizers.tiktoken_named import (
+    NAMED_ENCODINGS,
+    TiktokenTokenizer,
+    named_encoding_status,
+)
+
+__all__ = [
+    "ENDOFTEXT",
+    "GPT2_PATTERN",
+    "GPT4_PATTERN",
+    "NAMED_ENCODINGS",
+    "PATTERNS",
+    "BPETokenizer",
+    "CharTokenizer",
+    "MergeEvent",
+    "TiktokenTokenizer",
+    "Tokenizer",
+    "iter_bpe_training",
+    "load_tokenizer",
+    "named_encoding_status",
+    "resolve_tokenizer",
+    "save_tokenizer",
+    "tokenizer_from_dict",
+    "train_bpe",
+]

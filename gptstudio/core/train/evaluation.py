@@ -1,0 +1,79 @@
+"""Measuring a model on held-out text: mean loss, perplexity and bits per byte.
+
+The loss of one batch is noisy, so an evaluation averages `eval_iters` random batches. They are
+drawn by a batcher with a fixed seed, so every evaluation of a run sees the *same* windows: the
+curve then shows the model changing, not the sample, and a resumed run evaluates exactly as the
+uninterrupted one. Evaluation runs in eval mode (no dropout) without gradients, and does not touch
+the global random state that training uses.
+
+Bits per byte turn a loss per token into a number comparable across tokenizers (see
+`gptstudio.core.data.metrics`); the bytes a split stands for are counted from the tokenizer's
+bytes of each id. Left out: when to evaluate (`trainer.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, ContextManager
+
+import numpy as np
+import torch
+from torch import nn
+
+from gptstudio.core.data import RandomBatcher, bits_per_byte, perplexity
+
+
+def token_byte_lengths(tokenizer: Any) -> np.ndarray:
+    """UTF-8 length of every id's bytes, indexable by token id (unassigned ids count 0)."""
+    lengths = np.zeros(tokenizer.vocab_size, dtype=np.int64)
+    for token_id in range(tokenizer.vocab_size):
+        try:
+            lengths[token_id] = len(tokenizer.token_bytes(token_id))
+        except Exception:  # noqa: BLE001 - e.g. a gap in a tiktoken vocabulary
+            lengths[token_id] = 0
+    return lengths
+
+
+def count_bytes(tokens: np.ndarray, byte_lengths: np.ndarray) -> int:
+    """How many bytes of text a row of token ids stands for (chunked: tokens may be huge)."""
+    total = 0
+    chunk = 1 << 22
+    for start in range(0, len(tokens), chunk):
+        total += int(byte_lengths[np.asarray(tokens[start : start + chunk])].sum())
+    return total
+
+
+@torch.no_grad()
+def estimate_loss(
+    model: nn.Module,
+    tokens: np.ndarray,
+    *,
+    block_size: int,
+    batch_size: int,
+    iters: int,
+    seed: int,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+) -> float:
+    """Mean cross-entropy (nats per token) over `iters` seeded random batches of `tokens`."""
+    device = next(model.parameters()).device
+    batcher = RandomBatcher(tokens, block_size, batch_size, seed=seed)
+    was_training = model.training
+    model.eval()
+    try:
+        # fork_rng: whatever the forward draws (nothing, in eval mode) leaves training's RNG alone.
+        with torch.random.fork_rng(devices=[]):
+            losses = torch.empty(iters, dtype=torch.float64)
+            for i in range(iters):
+                x, y = batcher.next_batch()
+                with autocast():
+                    losses[i] = model(x.to(device), y.to(device)).loss.float().item()
+    finally:
+        model.train(was_training)
+    return float(losses.mean())
+
+
+def loss_report(loss: float, n_tokens: int, n_bytes: int) -> tuple[float, float]:
+    """(perplexity, bits per byte) of a mean loss over `n_tokens` tokens of `n_bytes` bytes."""
+    bpb = bits_per_byte(loss, n_tokens, n_bytes) if n_tokens > 0 and n_bytes > 0 else float("nan")
+    return perplexity(loss), bpb

@@ -1,0 +1,244 @@
+"""A run folder: everything about one training run, readable while it trains.
+
+    my-run/
+      run.json             format marker and version
+      model_config.json    what is trained (GPTConfig / LSTMConfig as a dict with "arch")
+      train_config.json    how (TrainConfig)
+      data_config.json     on what (corpus, split, ...; free-form JSON from the caller)
+      tokenizer.json       the tokenizer, so the run can be sampled without the corpus
+      metrics.jsonl        one event per line (steps, evals, samples, checkpoints, status)
+      checkpoints/         step-00000500/ ... (see checkpoint.py)
+
+Every file except metrics.jsonl is written atomically. metrics.jsonl is appended to and flushed
+after each line, so the app or a notebook can read it while training runs; a process killed
+mid-line leaves a truncated last line, which `read_metrics` skips (and the next writer starts on
+a fresh line). Left out: the checkpoint format (`checkpoint.py`) and the loop (`trainer.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gptstudio.core.errors import CheckpointError, ConfigError
+from gptstudio.core.train.atomic import atomic_write_text, clean_stale_temp_files
+from gptstudio.core.train.checkpoint import (
+    CheckpointInfo,
+    best_checkpoint,
+    latest_checkpoint,
+    list_checkpoints,
+)
+from gptstudio.core.train.config import TrainConfig
+from gptstudio.core.train.events import TrainEvent, event_from_dict, event_to_dict
+
+RUN_FORMAT = "gptstudio-run"
+RUN_VERSION = 1
+RUN_FILE = "run.json"
+MODEL_CONFIG_FILE = "model_config.json"
+TRAIN_CONFIG_FILE = "train_config.json"
+DATA_CONFIG_FILE = "data_config.json"
+TOKENIZER_FILE = "tokenizer.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+class Run:
+    """An open run folder. Make one with `Run.create` or `Run.open`."""
+
+    def __init__(
+        self,
+        path: Path,
+        model_config: dict[str, Any],
+        train_config: TrainConfig,
+        data_config: dict[str, Any],
+    ) -> None:
+        self.path = path
+        self.model_config_dict = model_config
+        self.train_config = train_config
+        self.data_config = data_config
+        self._metrics_checked = False  # has this writer made sure it starts on a fresh line?
+
+    # --- creating and opening ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        directory: str | os.PathLike,
+        model_config: Any,
+        train_config: TrainConfig,
+        data_config: dict[str, Any],
+        tokenizer: Any,
+    ) -> Run:
+        """Make a new run folder (it may exist if empty) with the configs and the tokenizer.
+
+        `model_config` is a GPTConfig/LSTMConfig (or its `to_dict()`); `data_config` any JSON-able
+        dict describing the data; `tokenizer` anything with `save(path)`.
+        """
+        path = Path(directory)
+        if (path / RUN_FILE).exists():
+            raise CheckpointError(f"{path} already holds a run; open it to resume, or pick a new "
+                                  "folder.")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise CheckpointError(f"{path} exists and is not an empty folder; pick a new folder.")
+        model_dict = model_config.to_dict() if hasattr(model_config, "to_dict") else model_config
+        if not isinstance(model_dict, dict):
+            raise ConfigError(f"model_config must be a config or a dict, got {model_config!r}.")
+        if not isinstance(train_config, TrainConfig):
+            raise ConfigError(f"train_config must be a TrainConfig, got {train_config!r}.")
+        files = {
+            MODEL_CONFIG_FILE: model_dict,
+            TRAIN_CONFIG_FILE: train_config.to_dict(),
+            DATA_CONFIG_FILE: data_config,
+        }
+        texts = {}
+        for name, value in files.items():
+            try:
+                texts[name] = json.dumps(value, indent=2, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"The {name[:-5].replace('_', ' ')} cannot be saved as JSON: "
+                                  f"{exc}.") from None
+        path.mkdir(parents=True, exist_ok=True)
+        (path / CHECKPOINTS_DIR).mkdir(exist_ok=True)
+        for name, text in texts.items():
+            atomic_write_text(path / name, text)
+        tokenizer.save(path / TOKENIZER_FILE)
+        # run.json last: a folder without it was never a complete run.
+        marker = {
+            "format": RUN_FORMAT,
+            "version": RUN_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        atomic_write_text(path / RUN_FILE, json.dumps(marker, indent=2))
+        return cls(path, model_dict, train_config, dict(data_config))
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike) -> Run:
+        """Open an existing run folder, checking its files; CheckpointError if it is not one."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise CheckpointError(f"{path} is not a folder, so it cannot be a GPT Studio run.")
+        marker = _read_json(path / RUN_FILE, missing=f"{path} is not a GPT Studio run folder "
+                                                    f"({RUN_FILE} is missing).")
+        if not isinstance(marker, dict) or marker.get("format") != RUN_FORMAT:
+            raise CheckpointError(f"{path} is not a GPT Studio run folder ({RUN_FILE} is foreign).")
+        if not isinstance(marker.get("version"), int) or marker["version"] > RUN_VERSION:
+            raise CheckpointError(f"The run {path} was written by a newer GPT Studio; update it.")
+        model_config = _read_json(path / MODEL_CONFIG_FILE)
+        data_config = _read_json(path / DATA_CONFIG_FILE)
+        try:
+            train_config = TrainConfig.from_dict(_read_json(path / TRAIN_CONFIG_FILE))
+        except ConfigError as exc:
+            raise CheckpointError(f"{path / TRAIN_CONFIG_FILE}: {exc}") from None
+        if not isinstance(model_config, dict) or not isinstance(data_config, dict):
+            raise CheckpointError(f"The run {path} is damaged: a config file is not an object.")
+        if not (path / TOKENIZER_FILE).is_file():
+            raise CheckpointError(f"The run {path} is incomplete: {TOKENIZER_FILE} is missing.")
+        # Leftovers of a writer that was killed (half-written temp files) are removed here.
+        clean_stale_temp_files(path)
+        clean_stale_temp_files(path / CHECKPOINTS_DIR)
+        return cls(path, model_config, train_config, data_config)
+
+    # --- files ------------------------------------------------------------------------------
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / CHECKPOINTS_DIR
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / TOKENIZER_FILE
+
+    def model_config(self) -> Any:
+        """The model config as a GPTConfig / LSTMConfig."""
+        from gptstudio.core.model import model_config_from_dict  # the model package is heavier
+
+        try:
+            return model_config_from_dict(self.model_config_dict)
+        except ConfigError as exc:
+            raise CheckpointError(f"{self.path / MODEL_CONFIG_FILE}: {exc}") from None
+
+    def load_tokenizer(self) -> Any:
+        """The run's tokenizer."""
+        from gptstudio.core.tokenizers import load_tokenizer
+
+        return load_tokenizer(self.tokenizer_path)
+
+    def save_train_config(self, train_config: TrainConfig) -> None:
+        """Replace the stored training config (e.g. a resumed run trained for more steps)."""
+        atomic_write_text(self.path / TRAIN_CONFIG_FILE,
+                          json.dumps(train_config.to_dict(), indent=2, ensure_ascii=False))
+        self.train_config = train_config
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def log(self, event: TrainEvent) -> None:
+        """Append one event to metrics.jsonl and flush it, so readers see it at once."""
+        line = json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
+        with open(self.metrics_path, "a+b") as f:
+            if not self._metrics_checked:
+                # A killed writer may have left half a line: start ours on a fresh one.
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        f.write(b"\n")
+                self._metrics_checked = True
+            f.write(line.encode("utf-8"))
+            f.flush()
+
+    def read_metrics(self) -> list[TrainEvent]:
+        """The events logged so far (see `read_metrics`)."""
+        return read_metrics(self.metrics_path)
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def checkpoints(self) -> list[CheckpointInfo]:
+        return list_checkpoints(self.checkpoints_dir)
+
+    def latest_checkpoint(self) -> CheckpointInfo | None:
+        return latest_checkpoint(self.checkpoints_dir)
+
+    def best_checkpoint(self) -> CheckpointInfo | None:
+        return best_checkpoint(self.checkpoints_dir)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+
+def read_metrics(path: str | os.PathLike) -> list[TrainEvent]:
+    """The events of a metrics.jsonl file, in order; [] if it does not exist yet.
+
+    Lines that do not parse are skipped: the file may be read while a line is being written,
+    or a killed writer may have left a truncated line (which a resumed run then writes after).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    events = []
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            event = event_from_dict(json.loads(raw))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def _read_json(path: Path, missing: str | None = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(missing or f"The run {path.parent} is incomplete: {path.name} is "
+                                         "missing.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is damaged: {exc}.") from None

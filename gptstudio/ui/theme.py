@@ -1,0 +1,44 @@
+"""Colours for plots and status text that read well on both light and dark palettes.
+
+The widgets themselves follow the system palette (Fusion style); only what Qt cannot pick for
+us lives here: plot backgrounds, curve colours, and the colour of error text. Left out: layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gptstudio.ui.app import is_dark_palette
+
+
+@dataclass(frozen=True)
+class PlotTheme:
+    background: str
+    foreground: str  # axes, labels, hover text
+    grid_alpha: float
+    train: str
+    val: str
+    raw_alpha: int  # 0-255, for the unsmoothed train curve behind the smoothed one
+    overlays: tuple[str, ...]  # earlier runs, in turn
+    error: str  # error labels next to form fields
+    ok: str
+
+
+LIGHT = PlotTheme(
+    background="#ffffff", foreground="#303030", grid_alpha=0.25,
+    train="#1f77b4", val="#d62728", raw_alpha=70,
+    overlays=("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"),
+    error="#c62828", ok="#2e7d32",
+)
+
+DARK = PlotTheme(
+    background="#1e1e1e", foreground="#dddddd", grid_alpha=0.3,
+    train="#4fa3e0", val="#ff6b6b", raw_alpha=90,
+    overlays=("#7bd88f", "#c39bff", "#e0a070", "#ff9ad5", "#b0b0b0", "#e6e67a"),
+    error="#ff7b7b", ok="#81c784",
+)
+
+
+def plot_theme() -> PlotTheme:
+    """The theme matching the current palette."""
+    return DARK if is_dark_palette() else LIGHT

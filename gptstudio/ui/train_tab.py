@@ -1,0 +1,312 @@
+"""The Train tab: Start/Pause/Stop, progress with ETA, live plots, samples and earlier runs.
+
+The tab keeps the current run's numbers in a `RunHistory` (numpy columns). Session events only
+append to it; a ~30 Hz timer redraws the plots and the progress text, so the GUI stays fluid
+however fast the steps come (STYLE.md 9). Clicking the loss curve selects the sample of the
+nearest evaluation. Left out: the run set-up (Setup tab) and every training computation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QSplitter,
+    QVBoxLayout, QWidget,
+)
+
+from gptstudio.ui.history import RunHistory
+from gptstudio.ui.plots import X_MODES, LossPlot, MetricPlot, _clock, _human_tokens
+from gptstudio.ui.runs_panel import RunsPanel
+from gptstudio.ui.samples_view import SamplesPanel
+from gptstudio.ui.session import IDLE, PAUSED, PREPARING, STOPPING, TRAINING
+
+REDRAW_MS = 33  # ~30 Hz
+
+
+class TrainTab(QWidget):
+    """Buttons emit requests; the MainWindow forwards them to the Session.
+
+    The keyboard shortcuts live on the window's Training menu actions, so they work from any tab.
+    """
+
+    start_requested = Signal()
+    pause_requested = Signal()
+    resume_requested = Signal()
+    stop_requested = Signal()
+    checkpoint_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = RunHistory()
+        self.state = IDLE
+        self.max_steps = 0
+        self._last = {"step": 0, "tokens_per_s": math.nan, "eta": math.nan, "loss": math.nan}
+        self._progress_dirty = False
+
+        # -- controls ------------------------------------------------------------------------
+        self.start = QPushButton("Start")
+        self.start.setObjectName("startButton")
+        self.start.setToolTip("Start training (Ctrl+Enter)")
+        self.pause = QPushButton("Pause")
+        self.pause.setObjectName("pauseButton")
+        self.pause.setToolTip("Pause or resume between two steps (Ctrl+P)")
+        self.stop = QPushButton("Stop")
+        self.stop.setObjectName("stopButton")
+        self.stop.setToolTip("Stop after the current step and save a checkpoint (Ctrl+.)")
+        self.save = QPushButton("Save checkpoint")
+        self.save.setObjectName("saveCheckpointButton")
+        self.save.setToolTip("Save a checkpoint at the next step (Ctrl+S)")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)  # a bar without a value draws no text
+        self.progress.setFormat("Ready: press Start")
+        self.progress.setMinimumWidth(320)
+        self.reason = QLabel()
+        self.reason.setObjectName("startBlockedReason")
+        self.reason.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.start, self.pause, self.stop, self.save):
+            buttons.addWidget(button)
+        buttons.addWidget(self.progress, 1)
+
+        # -- plots ---------------------------------------------------------------------------
+        self.loss_plot = LossPlot()
+        self.loss_plot.set_history(self.history)
+        self.metric_plots = [MetricPlot("lr", "learning rate"),
+                             MetricPlot("grad_norm", "gradient norm"),
+                             MetricPlot("tokens_per_s", "tokens / s")]
+        for plot in self.metric_plots:
+            plot.set_history(self.history)
+            plot.setXLink(self.loss_plot)  # zooming the loss plot zooms these too
+            plot.setMinimumHeight(120)
+        self.x_mode = QComboBox()
+        self.x_mode.setObjectName("xModeSelector")
+        for key, label in (("step", "Step"), ("tokens", "Tokens seen"), ("elapsed", "Wall time")):
+            self.x_mode.addItem(label, key)
+        self.y_mode = QComboBox()
+        self.y_mode.setObjectName("yModeSelector")
+        self.y_mode.addItem("Loss", "loss")
+        self.y_mode.addItem("Bits per byte", "bpb")
+        self.y_mode.setToolTip("Bits per byte compares runs with different tokenizers fairly.")
+        self.log_y = QCheckBox("Log scale")
+        self.log_y.setObjectName("logScaleToggle")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothingSlider")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(int(self.loss_plot.smoothing * 100))
+        self.smoothing.setMaximumWidth(160)
+        self.smoothing_label = QLabel()
+        self._on_smoothing_changed(self.smoothing.value())
+        options = QHBoxLayout()
+        options.addWidget(QLabel("x:"))
+        options.addWidget(self.x_mode)
+        options.addWidget(QLabel("y:"))
+        options.addWidget(self.y_mode)
+        options.addWidget(self.log_y)
+        options.addSpacing(12)
+        options.addWidget(QLabel("Smoothing"))
+        options.addWidget(self.smoothing)
+        options.addWidget(self.smoothing_label)
+        options.addStretch(1)
+        metrics_row = QHBoxLayout()
+        for plot in self.metric_plots:
+            metrics_row.addWidget(plot)
+        plots = QWidget()
+        plots_layout = QVBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addLayout(options)
+        plots_layout.addWidget(self.loss_plot, 3)
+        plots_layout.addLayout(metrics_row, 1)
+
+        # -- side panel: samples and earlier runs ----------------------------------------------
+        self.samples = SamplesPanel()
+        self.runs = RunsPanel()
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.samples)
+        side.addWidget(self.runs)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(plots)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([900, 340])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.reason)
+        layout.addWidget(self.splitter, 1)
+
+        self.start.clicked.connect(self.start_requested)
+        self.pause.clicked.connect(self._on_pause_clicked)
+        self.stop.clicked.connect(self.stop_requested)
+        self.save.clicked.connect(self.checkpoint_requested)
+        self.x_mode.currentIndexChanged.connect(self._on_x_mode_changed)
+        self.y_mode.currentIndexChanged.connect(self._on_y_mode_changed)
+        self.log_y.toggled.connect(self.loss_plot.set_log_y)
+        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self.loss_plot.step_clicked.connect(self._on_step_clicked)
+        self.runs.overlay_added.connect(self.loss_plot.add_overlay)
+        self.runs.overlay_removed.connect(self.loss_plot.remove_overlay)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+        self.set_state(IDLE)
+
+    # -- state ---------------------------------------------------------------------------------
+    def set_state(self, state: str) -> None:
+        self.state = state
+        running = state in (PREPARING, TRAINING, PAUSED, STOPPING)
+        self.start.setEnabled(not running and self._start_allowed)
+        self.pause.setEnabled(state in (TRAINING, PAUSED))
+        self.pause.setText("Resume" if state == PAUSED else "Pause")
+        self.stop.setEnabled(state in (PREPARING, TRAINING, PAUSED))
+        self.save.setEnabled(state in (TRAINING, PAUSED))
+        if state == PREPARING:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Preparing: tokenizing the corpus and building the model…")
+        elif state == IDLE and self.progress.maximum() == 0:  # stopped while preparing
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Ready: press Start")
+        self._progress_dirty = True
+
+    _start_allowed = True
+
+    def set_start_allowed(self, allowed: bool, reason: str) -> None:
+        self._start_allowed = allowed
+        self.reason.setText(reason)
+        self.reason.setVisible(bool(reason) and not allowed)
+        self.start.setToolTip("Start training (Ctrl+Enter)" if allowed else reason)
+        self.set_state(self.state)
+
+    def set_resumable(self, resumable: bool) -> None:
+        self.start.setText("Resume run" if resumable else "Start")
+
+    # -- events from the Session ---------------------------------------------------------------
+    def begin_run(self, name: str, max_steps: int, bytes_per_token: float | None,
+                  keep_history: bool = False) -> None:
+        """A run starts (or resumes): set up the progress bar; clear old curves unless resuming."""
+        self.max_steps = max_steps
+        self.history.name = name
+        self.history.bytes_per_token = bytes_per_token
+        if not keep_history:
+            self.history.clear()
+            self.samples.clear()
+        self.progress.setRange(0, max(1, max_steps))
+        self._progress_dirty = True
+
+    def add_step(self, values: dict[str, Any]) -> None:
+        self.history.add_step(**{k: values.get(k) for k in self.history.steps.names})
+        self._last.update({k: values.get(k, math.nan) for k in self._last})
+        self._progress_dirty = True
+
+    def add_eval(self, values: dict[str, Any]) -> None:
+        self.history.add_eval(**{k: values.get(k) for k in self.history.evals.names})
+
+    def add_sample(self, step: int, text: str) -> None:
+        self.history.add_sample(step, text)
+        self.samples.add_sample(step, text)
+
+    def show_history(self, history: RunHistory, max_steps: int) -> None:
+        """Show a finished/opened run's curves and samples (replacing the current ones)."""
+        self.history.clear()
+        self.history.name = history.name
+        self.history.bytes_per_token = history.bytes_per_token
+        for i in range(len(history.steps)):
+            self.history.add_step(**{n: history.steps.column(n)[i] for n in history.steps.names})
+        for i in range(len(history.evals)):
+            self.history.add_eval(**{n: history.evals.column(n)[i] for n in history.evals.names})
+        self.samples.clear()
+        for step, text in history.samples:
+            self.add_sample(step, text)
+        self.max_steps = max_steps
+        last_step = int(history.steps.last("step")) if len(history.steps) else 0
+        self._last.update(step=last_step, tokens_per_s=math.nan, eta=math.nan,
+                          loss=history.steps.last("loss"))
+        self.progress.setRange(0, max(1, max_steps))
+        self._progress_dirty = True
+        self.redraw()
+        self.loss_plot.enableAutoRange()
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.samples.clear()
+        self.max_steps = 0
+        self._last.update(step=0, tokens_per_s=math.nan, eta=math.nan, loss=math.nan)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Ready: press Start")
+
+    # -- drawing -------------------------------------------------------------------------------
+    @Slot()
+    def redraw(self) -> None:
+        """Timer tick: push new points to the plots and refresh the progress text."""
+        if not self.isVisible():
+            return  # plots off screen need no redraw; they catch up when shown
+        self.loss_plot.refresh()
+        for plot in self.metric_plots:
+            plot.refresh()
+        if self._progress_dirty:
+            self._progress_dirty = False
+            self._update_progress()
+
+    def _update_progress(self) -> None:
+        if self.state == PREPARING or self.max_steps <= 0:
+            return
+        step = int(self._last["step"] or 0)
+        self.progress.setValue(min(step, self.progress.maximum()))
+        parts = [f"step {step:,} / {self.max_steps:,}"]
+        loss = self._last["loss"]
+        if loss is not None and math.isfinite(loss):
+            parts.append(f"loss {loss:.3f}")
+        tps = self._last["tokens_per_s"]
+        if self.state in (TRAINING, PAUSED) and tps is not None and math.isfinite(tps):
+            parts.append(f"{_human_tokens(tps)} tokens/s")
+        eta = self._last["eta"]
+        if self.state == TRAINING and eta is not None and math.isfinite(eta):
+            parts.append(f"ETA {_clock(eta)}")
+        if self.state == PAUSED:
+            parts.append("paused")
+        elif self.state == STOPPING:
+            parts.append("stopping…")
+        self.progress.setFormat("  ·  ".join(parts))
+
+    # -- slots ---------------------------------------------------------------------------------
+    @Slot()
+    def _on_pause_clicked(self) -> None:
+        if self.state == PAUSED:
+            self.resume_requested.emit()
+        else:
+            self.pause_requested.emit()
+
+    @Slot(int)
+    def _on_x_mode_changed(self, _index: int) -> None:
+        mode = str(self.x_mode.currentData())
+        self.loss_plot.set_x_mode(mode)
+        for plot in self.metric_plots:
+            plot.set_x_mode(mode)
+
+    @Slot(int)
+    def _on_y_mode_changed(self, _index: int) -> None:
+        self.loss_plot.set_y_mode(str(self.y_mode.currentData()))
+
+    @Slot(int)
+    def _on_smoothing_changed(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / 100:.2f}")
+        self.loss_plot.set_smoothing(value / 100)
+
+    @Slot(int)
+    def _on_step_clicked(self, step: int) -> None:
+        self.samples.show_step(step)
+
+
+__all__ = ["TrainTab", "X_MODES"]
