@@ -24,3 +24,5 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own cache folder, so nothing leaks between tests or into $HOME."""
     monkeypatch.setenv("GPTSTUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # Tests never download: named tiktoken encodings fail at once unless a test caches one.
+    monkeypatch.setenv("GPTSTUDIO_OFFLINE", "1")

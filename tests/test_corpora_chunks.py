@@ -67,7 +67,7 @@ def test_text_without_any_safe_boundary_stays_whole():
     "text, cut",
     [
         ("Hello.\nWorld", 7),  # the one safe kind of newline cut
-        ("Hello.\n\nWorld", None),  # GPT-2 reads "\n\nW" as "\n" + "\n" + "W", a chunk end as "\n\n"
+        ("Hello.\n\nWorld", None),  # GPT-2: "\n\nW" is "\n" + "\n" + "W", an end "\n\n" one piece
         ("Hello \nWorld", None),  # whitespace before the newline
         ("Hello.\n World", None),  # whitespace after it
         ("Hello.\n/World", None),  # o200k glues "/" to ".\n"
@@ -110,7 +110,8 @@ def test_chunked_equals_whole_on_a_folder_of_documents(encoding, tmp_path, share
 
 _pieces = st.sampled_from(
     ["\n", "\n\n", " ", "  ", "\t", "\r", "/", ".", ",", "'s", "'", "-", "é", "e\u0301", "字",
-     "🦊", "1", "123", "\u00a0", "\u2028", "\x1c", "\u200b", "A", "a", "Zz", "x", DOCUMENT_SEPARATOR]
+     "🦊", "1", "123", "\u00a0", "\u2028", "\x1c", "\u200b", "A", "a", "Zz", "x",
+     DOCUMENT_SEPARATOR]
 )
 
 
@@ -179,3 +180,12 @@ def test_docstring_examples():
     from gptstudio.core.corpora import corpus
 
     assert doctest.testmod(corpus).failed == 0
+
+
+def test_a_newline_right_after_a_cut_is_judged_with_the_text_before_it():
+    # Found by hypothesis: streamed as two blocks, the newline after a separator lost the
+    # character before it and was not recognised as a safe cut.
+    text = "<|endoftext|>\né"
+    whole = list(iter_safe_chunks([text], 1))
+    assert whole == ["<|endoftext|>", "\n", "é"]
+    assert list(iter_safe_chunks([text[:13], text[13:]], 1)) == whole

@@ -199,6 +199,38 @@ def test_offline_fails_with_a_clear_message(tmp_path):
         download(url, cache_dir=tmp_path, timeout=2.0)
 
 
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """No proxy from the environment: the name lookup below must be ours, not a proxy's."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_host_name_that_cannot_be_looked_up(tmp_path, monkeypatch, no_proxy):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(DownloadError, match="name resolution. Check the internet connection"):
+        download("https://example.invalid/x.txt", cache_dir=tmp_path)
+
+
+def test_hanging_name_lookup_is_cut_short_by_the_timeout(tmp_path, monkeypatch, no_proxy):
+    release = threading.Event()
+
+    def hanging_dns(*args, **kwargs):  # a resolver that never answers while offline
+        release.wait()
+        raise socket.gaierror(-3, "released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_dns)
+    try:
+        with pytest.raises(DownloadError, match="no answer in time"):
+            download("https://example.invalid/x.txt", cache_dir=tmp_path, timeout=0.2)
+    finally:
+        release.set()
+
+
 def test_only_http_urls(tmp_path):
     with pytest.raises(DownloadError, match="only http:// and https://"):
         download("file:///etc/passwd", cache_dir=tmp_path)

@@ -1,4 +1,4 @@
-"""Reading text files and folders strictly: encodings, binary/empty files, folder order, laziness."""
+"""Reading text files and folders strictly: encodings, binary/empty files, order, laziness."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gptstudio.core.corpora import DOCUMENT_SEPARATOR, Corpus, load_corpus, read_text_file
 from gptstudio.core.corpora.files import decode_text, find_text_files, iter_decoded
-from gptstudio.core.errors import CorpusError
+from gptstudio.core.errors import ConfigError, CorpusError
 
 
 def write(path, data: bytes):
@@ -181,3 +181,7 @@ def test_in_memory_corpus():
     assert "demo" in repr(corpus) and "abc" not in repr(corpus)  # no multi-GB reprs
     with pytest.raises(CorpusError, match="empty"):
         Corpus("void", "memory", text="")
+    with pytest.raises(CorpusError, match="must be a str"):
+        Corpus("bytes", "memory", text=b"abc")
+    with pytest.raises(ConfigError, match="chunk_chars"):
+        corpus.iter_chunks(0)

@@ -187,7 +187,8 @@ def test_with_real_tokenizers_on_the_default_corpus(tmp_path):
     from gptstudio.core.tokenizers import BPETokenizer, CharTokenizer
 
     corpus = load_builtin("fables")
-    for tok in (CharTokenizer.from_text(corpus.text), BPETokenizer.train(corpus.text[:30_000], 300)):
+    bpe = BPETokenizer.train(corpus.text[:30_000], 300)
+    for tok in (CharTokenizer.from_text(corpus.text), bpe):
         ids = tokenize_corpus(corpus, tok, cache_dir=tmp_path, chunk_chars=20_000)
         assert ids.dtype == np.uint16
         assert ids.tolist() == tok.encode(corpus.text, allowed_special="all")

@@ -10,8 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gptstudio.core.errors import Cancelled, TokenizerError
-from gptstudio.core.tokenizers import ENDOFTEXT, BPETokenizer, MergeEvent, iter_bpe_training
-from gptstudio.core.tokenizers import bpe_train
+from gptstudio.core.tokenizers import (
+    ENDOFTEXT,
+    BPETokenizer,
+    MergeEvent,
+    bpe_train,
+    iter_bpe_training,
+)
 from gptstudio.core.tokenizers.bpe_train import count_words, merge_word
 
 

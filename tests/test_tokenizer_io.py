@@ -17,9 +17,9 @@ from gptstudio.core.tokenizers import (
     Tokenizer,
     load_tokenizer,
     resolve_tokenizer,
+    tiktoken_named,
     tokenizer_from_dict,
 )
-from gptstudio.core.tokenizers import tiktoken_named
 
 SAMPLE = f"Hello world! naïve café — 1234 tokens 👍{ENDOFTEXT}second document"
 

@@ -17,8 +17,8 @@ from gptstudio.core.tokenizers import (
     BPETokenizer,
     TiktokenTokenizer,
     named_encoding_status,
+    tiktoken_named,
 )
-from gptstudio.core.tokenizers import tiktoken_named
 from gptstudio.core.tokenizers.tiktoken_named import cache_path, format_rank_file
 
 R50K_URL = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"

@@ -15,6 +15,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
+from gptstudio.ui.pyside_fix import guard_none_refcount
+
+# PySide6 6.12 on Python 3.11 leaks a reference to None per void call; without the guard a long
+# test session aborts with "none_dealloc" (see gptstudio/ui/pyside_fix.py).
+guard_none_refcount()
+
 __all__ = ["ui_env", "no_stray_threads", "window", "close_answer", "make_window",
            "small_setup", "wait_for_idle"]
 

@@ -18,17 +18,20 @@ from PySide6.QtWidgets import QApplication
 import pyqtgraph as pg  # noqa: E402  (after PySide6 on purpose)
 
 from gptstudio.paths import resources_dir
+from gptstudio.ui.pyside_fix import guard_none_refcount
 
 ORGANIZATION = "GPTStudio"
 APPLICATION = "GPT Studio"
 
 
 def configure_pyqtgraph() -> None:
-    """Options every plot relies on; safe to call more than once.
+    """Process-wide set-up every window relies on; safe to call more than once.
 
     Row-major images keep attention matrices the right way round; antialiasing keeps thin loss
-    curves readable on high-DPI screens.
+    curves readable on high-DPI screens. The None guard works around a PySide6 6.12 bug on
+    Python 3.11 that otherwise aborts the app after a few thousand Qt calls (see pyside_fix).
     """
+    guard_none_refcount()
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
@@ -48,6 +51,7 @@ def is_dark_palette() -> bool:
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
     """Return the process's QApplication, creating and configuring it if needed."""
+    guard_none_refcount()  # before the first thousands of Qt calls
     app = QApplication.instance()
     if app is None:
         QCoreApplication.setOrganizationName(ORGANIZATION)

@@ -26,7 +26,7 @@ from gptstudio.core.corpora import Corpus
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.tokenizers import CharTokenizer, Tokenizer
 from gptstudio.ui.corpus_loader import describe_choice, load_choice
-from gptstudio.ui.run_files import OpenedRun, default_runs_root, open_run_folder
+from gptstudio.ui.run_files import OpenedRun, default_runs_root, is_run_folder, open_run_folder
 from gptstudio.ui.tokenizer_worker import TokenizerWorker
 from gptstudio.ui.train_worker import TrainJob, TrainWorker, WeightsSnapshot
 from gptstudio.ui.workers import TaskWorker, Worker, WorkerHandle, start_worker
@@ -42,7 +42,7 @@ IDLE, PREPARING, TRAINING, PAUSED, STOPPING = "idle", "preparing", "training", "
 @dataclass(frozen=True)
 class TokenizerChoice:
     """What the Setup tab asked for: "char", "bpe" (vocab_size, pattern), "tiktoken:NAME",
-    or "file" (path)."""
+    "file" (path), or "run" (the tokenizer of an opened run)."""
 
     kind: str
     vocab_size: int = 512
@@ -110,10 +110,13 @@ class Session(QObject):
         self._tiktoken_task: WorkerHandle | None = None
         self._train: WorkerHandle | None = None
         self._retired: list[WorkerHandle] = []  # asked to stop, maybe still finishing
+        self.closed = False  # after shutdown() no worker may start (late timers, queued calls)
 
     # ==== corpus ==================================================================================
     def load_corpus(self, spec: str, *, background: bool = True) -> None:
         """Load a corpus choice (see corpus_loader); the result arrives as `corpus_changed`."""
+        if self.closed:
+            return
         self._retire("_corpus_task")
         self.corpus_loading.emit(describe_choice(spec))
         if not background:
@@ -165,8 +168,9 @@ class Session(QObject):
     def _set_corpus(self, spec: str, corpus: Corpus) -> None:
         self.corpus, self.corpus_spec = corpus, spec
         self.corpus_changed.emit(corpus)
-        # A tokenizer learnt from the previous corpus no longer fits this one.
-        if self.tokenizer_choice.kind in ("char", "bpe") or self.tokenizer is None:
+        # A tokenizer learnt from the previous corpus no longer fits this one (an opened run's
+        # tokenizer, kind "run", stays: the run was trained with it).
+        if self.tokenizer_choice.kind in ("char", "bpe"):
             self.set_tokenizer(self.tokenizer_choice)
 
     # ==== tokenizer ===============================================================================
@@ -189,6 +193,8 @@ class Session(QObject):
                 name = choice.kind.split(":", 1)[1]
                 self._start_tokenizer_task(TaskWorker(lambda _p, _c: _named_tokenizer(name)),
                                            f"Loading the {name} encoding…")
+            elif choice.kind == "run":
+                pass  # set by open_run()
             elif choice.kind == "file":
                 from gptstudio.core.tokenizers import load_tokenizer
 
@@ -201,6 +207,8 @@ class Session(QObject):
 
     def train_bpe(self, vocab_size: int, pattern: str) -> None:
         """Train a BPE tokenizer on the corpus in the background (cancellable)."""
+        if self.closed:
+            return
         if self.corpus is None:
             self._report("Cannot train the tokenizer", "Choose a corpus first.",
                          self.tokenizer_failed)
@@ -214,6 +222,8 @@ class Session(QObject):
         self.tokenizer_training.emit(vocab_size)
 
     def _start_tokenizer_task(self, worker: Worker, label: str) -> None:
+        if self.closed:
+            return
         worker.succeeded.connect(self._on_tokenizer_trained)
         worker.failed.connect(self._on_tokenizer_failed)
         worker.cancelled.connect(self._on_tokenizer_cancelled)
@@ -257,6 +267,8 @@ class Session(QObject):
 
     def check_tiktoken(self) -> None:
         """Find out in the background which named encodings can be loaded (`tiktoken_checked`)."""
+        if self.closed:
+            return
         worker = TaskWorker(lambda _p, _c: tiktoken_statuses())
         worker.succeeded.connect(self._on_tiktoken_checked)
         self._retire("_tiktoken_task")
@@ -276,7 +288,7 @@ class Session(QObject):
 
     def start_training(self, model_config: Any, train_config: Any) -> bool:
         """Start (or, for an opened run, resume) training on a worker thread; False if refused."""
-        if self.is_training:
+        if self.is_training or self.closed:
             return False
         if self.corpus is None or self.tokenizer is None:
             self._report("Cannot start training",
@@ -309,19 +321,21 @@ class Session(QObject):
         return True
 
     def pause(self) -> None:
+        """Pause before the next step (the worker keeps serving save/weights requests)."""
         if self._train is not None and self.state == TRAINING:
-            self._train.worker.control.pause()
+            self._train.worker.pause()
             self._set_state(PAUSED)
 
     def resume(self) -> None:
         if self._train is not None and self.state == PAUSED:
-            self._train.worker.control.resume()
+            self._train.worker.resume()
             self._set_state(TRAINING)
 
-    def stop(self) -> None:
-        """Ask the worker to stop after the current step; it saves a checkpoint and finishes."""
+    def stop(self, save: bool = True) -> None:
+        """Ask the worker to stop after the current step. With `save` (the default) the engine
+        writes a final checkpoint, so the run can be resumed from where it stopped."""
         if self._train is not None and self.state != STOPPING:
-            self._train.worker.request_stop()
+            self._train.worker.request_stop(save=save)
             self._set_state(STOPPING)
 
     def save_checkpoint(self) -> bool:
@@ -425,7 +439,17 @@ class Session(QObject):
             handle = self._train
             self._train = None
             handle.thread.wait(5_000)  # run() has returned: the thread ends right away
+            self._remember_finished_run()
             self._set_state(IDLE)
+
+    def _remember_finished_run(self) -> None:
+        """A stopped or finished run can be continued: Start then resumes it."""
+        self.opened_run = None
+        if self.run_dir is not None and is_run_folder(self.run_dir):
+            try:
+                self.opened_run = open_run_folder(self.run_dir)
+            except GPTStudioError as exc:
+                log.warning("cannot re-read the run %s: %s", self.run_dir, exc)
 
     # ==== runs ====================================================================================
     def open_run(self, path: str | Path) -> bool:
@@ -440,11 +464,14 @@ class Session(QObject):
             return False
         self.opened_run = opened
         self.run_dir = opened.path
-        if opened.corpus_spec and opened.corpus_spec != self.corpus_spec:
-            self.load_corpus(opened.corpus_spec, background=False)
-        if opened.tokenizer is not None:
-            self._retire("_tokenizer_task")
-            self._set_tokenizer(opened.tokenizer)
+        # The run's own tokenizer: its ids are what the checkpoint learnt.
+        self._retire("_tokenizer_task")
+        self.tokenizer_choice = TokenizerChoice("run")
+        self._set_tokenizer(opened.tokenizer)
+        spec = opened.corpus_spec
+        if spec and spec != self.corpus_spec:
+            # Bundled corpora load at once; files and downloads in the background.
+            self.load_corpus(spec, background=not spec.startswith("builtin:"))
         self.run_opened.emit(opened)
         return True
 
@@ -460,6 +487,7 @@ class Session(QObject):
     # ==== lifetime ================================================================================
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every worker and wait for its thread; True if all ended in time."""
+        self.closed = True
         handles = [h for h in (self._train, self._corpus_task, self._tokenizer_task,
                                self._tiktoken_task) if h]
         self._train = self._corpus_task = self._tokenizer_task = self._tiktoken_task = None

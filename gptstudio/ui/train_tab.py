@@ -65,7 +65,7 @@ class TrainTab(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)  # a bar without a value draws no text
         self.progress.setFormat("Ready: press Start")
-        self.progress.setMinimumWidth(320)
+        self.progress.setMinimumWidth(160)
         self.reason = QLabel()
         self.reason.setObjectName("startBlockedReason")
         self.reason.setWordWrap(True)

@@ -23,7 +23,13 @@ import torch
 from PySide6.QtCore import Signal
 
 from gptstudio.core.corpora import Corpus
-from gptstudio.core.train.control import TrainControl
+from gptstudio.core.data import split_tokens, tokenize_corpus
+from gptstudio.core.errors import Cancelled
+from gptstudio.core.model import build_model, estimate
+from gptstudio.core.train import (
+    CheckpointEvent, EvalEvent, Run, SampleEvent, StatusEvent, StepEvent, Trainer, TrainControl,
+    WarningEvent, load_checkpoint, save_checkpoint,
+)
 from gptstudio.ui.workers import Worker
 
 
@@ -78,11 +84,8 @@ class WeightsSnapshot:
 
     def to_model(self) -> torch.nn.Module:
         """A fresh model (CPU, eval mode) with these weights, independent of the training one."""
-        from gptstudio.core.model import build_model
-
         model = build_model(self.model_config)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in self.state.items()},
-                              strict=False)  # tied weights appear under one name or two
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in self.state.items()})
         return model.eval()
 
 
@@ -105,32 +108,38 @@ class TrainWorker(Worker):
         self.control = TrainControl()
         self._weights_requested = threading.Event()
         self._checkpoint_requested = threading.Event()
-        self._model: torch.nn.Module | None = None
+        self._abandon = threading.Event()  # stop without the final checkpoint
+        # Set by every request, so a paused worker wakes up to serve it.
+        self._wake = threading.Event()
+        self._trainer: Any = None
+        self._run: Any = None
 
     # -- requests from the GUI thread (thread-safe) --------------------------------------------
-    def request_stop(self) -> None:
+    def request_stop(self, save: bool = True) -> None:
+        """Stop after the current step; with save=False the final checkpoint is skipped."""
         self.cancel_event.set()  # stops tokenization, if that is where we are
+        if not save:
+            self._abandon.set()
         self.control.stop()  # the trainer saves a checkpoint and finishes
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+        self._wake.set()
 
     def request_weights(self) -> None:
         self._weights_requested.set()
+        self._wake.set()
 
     def request_checkpoint(self) -> None:
         self._checkpoint_requested.set()
-        request = getattr(self.control, "request_checkpoint", None)
-        if request is not None:
-            request()
+        self._wake.set()
 
     # -- the work, in the worker thread ---------------------------------------------------------
     def work(self) -> None:
-        from gptstudio.core.data import split_tokens, tokenize_corpus
-        from gptstudio.core.errors import Cancelled
-        from gptstudio.core.model import build_model, estimate
-        from gptstudio.core.train import Run, Trainer, load_checkpoint
-        from gptstudio.core.train.events import (
-            CheckpointEvent, EvalEvent, SampleEvent, StatusEvent, StepEvent, WarningEvent,
-        )
-
         job, cfg = self.job, self.job.train_config
         self.status_changed.emit(f"Tokenizing {job.corpus.name}…")
         tokens = tokenize_corpus(job.corpus, job.tokenizer, cancel=self.cancel_event)
@@ -138,15 +147,13 @@ class TrainWorker(Worker):
             raise Cancelled("Training was stopped before it began.")
         train_tokens, val_tokens = split_tokens(tokens, cfg.val_fraction)
         model = build_model(job.model_config)
-        self._model = model
         start_state = None
         if job.resume:
             run = Run.open(job.run_dir)
-            loaded = load_checkpoint(run.path, model, tokenizer=job.tokenizer)
-            start_state = loaded.train_state
+            start_state = load_checkpoint(run.checkpoints_dir, model, tokenizer=job.tokenizer)
             if run.train_config != cfg:
                 run.save_train_config(cfg)  # e.g. more steps than the first time
-            start_step = loaded.step
+            start_step = start_state.step
         else:
             data_config = {"corpus": job.corpus_spec, "corpus_name": job.corpus.name,
                            "corpus_fingerprint": job.corpus.fingerprint(),
@@ -154,62 +161,98 @@ class TrainWorker(Worker):
                            "val_fraction": cfg.val_fraction}
             run = Run.create(job.run_dir, job.model_config, cfg, data_config, job.tokenizer)
             start_step = 0
+        # The Trainer checks the data and the sample prompt: build it before announcing the run.
+        trainer = Trainer(model, job.tokenizer, train_tokens, val_tokens, cfg, run=run,
+                          control=self.control, hooks=(self._hook,), start_state=start_state)
+        self._trainer, self._run = trainer, run
         self.run_started.emit(RunStarted(
             path=run.path, name=run.path.name, max_steps=cfg.max_steps, start_step=start_step,
             n_params=estimate(job.model_config).n_params, resumed=job.resume,
             n_train_tokens=int(len(train_tokens)), n_val_tokens=int(len(val_tokens))))
+        self._loop(trainer.events())
 
-        trainer = Trainer(model, job.tokenizer, train_tokens, val_tokens, cfg, run=run,
-                          control=self.control, start_state=start_state)
-        for event in trainer.events():
-            if isinstance(event, StepEvent):
-                self.step_finished.emit(event)
-                self._between_steps(event.step)
-            elif isinstance(event, EvalEvent):
-                self.eval_finished.emit(event)
-            elif isinstance(event, SampleEvent):
-                self.sample_ready.emit(event)
-            elif isinstance(event, CheckpointEvent):
-                self.checkpoint_saved.emit(event)
-            elif isinstance(event, StatusEvent):
-                if event.message:
-                    self.status_changed.emit(event.message)
-            elif isinstance(event, WarningEvent):
-                self.warning_raised.emit(event.message)
+    def _loop(self, events: Any) -> None:
+        try:
+            for event in events:
+                if isinstance(event, StepEvent):
+                    self.step_finished.emit(event)
+                    self._serve_requests()
+                elif isinstance(event, EvalEvent):
+                    self.eval_finished.emit(event)
+                elif isinstance(event, SampleEvent):
+                    self.sample_ready.emit(event)
+                elif isinstance(event, CheckpointEvent):
+                    self.checkpoint_saved.emit(event)
+                elif isinstance(event, WarningEvent):
+                    self.warning_raised.emit(event.message)
+                elif isinstance(event, StatusEvent):
+                    if event.message and event.state != "failed":  # failures come as exceptions
+                        self.status_changed.emit(event.message)
+                    if event.state == "paused":
+                        self._wait_while_paused()
+                if self._abandon.is_set():
+                    break  # leaving the generator unfinished skips its final checkpoint
+        finally:
+            events.close()
 
-    def _between_steps(self, step: int) -> None:
-        """The trainer is suspended at a yield: the model may be read (never changed) here."""
-        job = self.job
-        if self._weights_requested.is_set() or (
-                job.weights_interval and step % job.weights_interval == 0):
+    def _wait_while_paused(self) -> None:
+        """The trainer yielded "paused" and waits for our next `next()`: serve requests (save,
+        weights) meanwhile, and only go on once resumed or stopped."""
+        while self.control.paused and not self._abandon.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self.job.train_config.grad_accum == 1:  # paused between steps, not inside one
+                self._serve_requests()
+
+    def _serve_requests(self) -> None:
+        """Between two steps: the model and training state are consistent and ours to read."""
+        if self._checkpoint_requested.is_set():
+            self._checkpoint_requested.clear()
+            self._save_checkpoint_now()
+        if self._weights_requested.is_set():
             self._weights_requested.clear()
-            self.weights_ready.emit(self._copy_weights(step))
+            self.weights_ready.emit(self._copy_weights(self._trainer.model, self._trainer.step))
+
+    def _save_checkpoint_now(self) -> None:
+        # The engine saves on its own schedule; "Save checkpoint" adds one at this step, with
+        # the same public pieces it uses (weights + Trainer.train_state()).
+        trainer, run, tok = self._trainer, self._run, self.job.tokenizer
+        info = save_checkpoint(run.checkpoints_dir, trainer.step, trainer.model,
+                               trainer.train_state(), model_config=trainer.model.config.to_dict(),
+                               tokenizer_fingerprint=tok.fingerprint(),
+                               tokenizer_name=getattr(tok, "name", None),
+                               keep_last=self.job.train_config.keep_last)
+        best = run.best_checkpoint()
+        event = CheckpointEvent(step=trainer.step, path=str(info.path),
+                                best=best is not None and best.path == info.path)
+        run.log(event)
+        self.checkpoint_saved.emit(event)
+
+    def _hook(self, model: torch.nn.Module, step: int) -> None:
+        """Called by the Trainer after every step, in this thread, without gradients."""
+        job = self.job
+        if job.weights_interval and step % job.weights_interval == 0:
+            self.weights_ready.emit(self._copy_weights(model, step))
         if job.attention_interval and step % job.attention_interval == 0 and job.attention_prompt:
-            snapshot = self._attention(step)
+            snapshot = self._attention(model, step)
             if snapshot is not None:
                 self.attention_ready.emit(snapshot)
 
-    def _copy_weights(self, step: int) -> WeightsSnapshot:
-        assert self._model is not None
-        # .numpy() of a detached clone: the copy never aliases the training tensors.
-        state = {k: v.detach().to("cpu", copy=True).float().numpy()
-                 for k, v in self._model.state_dict().items()}
+    def _copy_weights(self, model: torch.nn.Module, step: int) -> WeightsSnapshot:
+        # A copy to float32 numpy: nothing in it aliases the training tensors.
+        state = {k: v.detach().to("cpu", dtype=torch.float32, copy=True).numpy()
+                 for k, v in model.state_dict().items()}
         return WeightsSnapshot(step, self.job.model_config, state)
 
-    def _attention(self, step: int) -> AttentionSnapshot | None:
-        model, tok = self._model, self.job.tokenizer
-        if model is None or getattr(self.job.model_config, "arch", "") != "gpt":
-            return None
-        ids = tok.encode(self.job.attention_prompt, allowed_special="all")
-        ids = ids[-self.job.model_config.block_size:]
+    def _attention(self, model: torch.nn.Module, step: int) -> AttentionSnapshot | None:
+        tok, config = self.job.tokenizer, self.job.model_config
+        if getattr(config, "arch", "") != "gpt":
+            return None  # the LSTM has no attention
+        ids = tok.encode(self.job.attention_prompt, allowed_special="all")[-config.block_size:]
         if not ids:
             return None
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                out = model(torch.tensor([ids]), return_attn=True)
-        finally:
-            model.train(was_training)
-        weights = tuple(a[0].detach().float().cpu().numpy().copy() for a in out.attentions)
+        model.eval()  # no dropout on the weights we show; the Trainer sets train() again
+        out = model(torch.tensor([ids]), return_attn=True)
+        weights = tuple(a[0].detach().to(torch.float32).cpu().numpy().copy()
+                        for a in out.attentions)
         return AttentionSnapshot(step, tuple(tok.token_str(i) for i in ids), weights)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from gptstudio.core.errors import CorpusError
+from gptstudio.core.errors import ConfigError, CorpusError
 
 DOCUMENT_SEPARATOR = "<|endoftext|>"
 
@@ -84,7 +84,7 @@ class Corpus:
         self, name: str, source: str, paths: Iterable[Path] = (), text: str | None = None
     ) -> None:
         if not isinstance(text, str):
-            raise TypeError(f"Corpus text must be a str, not {type(text).__name__}")
+            raise CorpusError(f"A corpus text must be a str, not {type(text).__name__}.")
         if not text:
             raise CorpusError(f"The corpus {name!r} is empty.")
         object.__setattr__(self, "name", name)
@@ -161,7 +161,7 @@ class Corpus:
         docstring), so encoding them one by one gives the same ids as encoding the whole text.
         """
         if chunk_chars < 1:
-            raise ValueError(f"chunk_chars must be at least 1, got {chunk_chars}")
+            raise ConfigError(f"chunk_chars must be at least 1, got {chunk_chars}.")
         pieces = (self.text,) if "text" in self.__dict__ else self._reader()
         return iter_safe_chunks(pieces, chunk_chars)
 
@@ -226,9 +226,12 @@ def iter_safe_chunks(pieces: Iterable[str], chunk_chars: int) -> Iterator[str]:
     for piece in pieces:
         if not piece:
             continue
-        buffer = buffer[start:] + piece if start else buffer + piece
-        scanned = max(0, scanned - start)
-        start = 0
+        # Keep two characters before the chunk being built: whether a newline right after the
+        # last cut is itself a safe cut depends on the character before it.
+        drop = max(0, start - 2)
+        buffer = buffer[drop:] + piece
+        scanned = max(0, scanned - drop)
+        start -= drop
         while len(buffer) - start > chunk_chars:
             cut = last_safe_cut(buffer, start + 1, start + chunk_chars)
             if cut is None:

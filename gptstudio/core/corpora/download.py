@@ -11,8 +11,9 @@ How it stays safe and honest:
     server for the rest with an HTTP `Range: bytes=N-` request. A server that ignores the range
     (status 200) gets the file from the start; one that says the range is unsatisfiable (416)
     makes us start afresh.
-  * A short socket `timeout` (connect and each read) makes an offline machine fail in seconds with
-    a message saying so. Proxies from the environment are used, except for loopback addresses.
+  * A short `timeout` (for the name lookup, the connection and each read) makes an offline
+    machine fail in seconds with a message saying so. Proxies from the environment are used,
+    except for loopback addresses.
   * `progress` receives `DownloadProgress(done_bytes, total_bytes)` after every block (and once at
     the start); `cancel`, a `threading.Event`, is checked between blocks and raises `Cancelled`.
 
@@ -35,6 +36,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gptstudio import paths
 from gptstudio.core.errors import Cancelled, DownloadError
@@ -117,8 +119,8 @@ def download(
     part = target.with_name(target.name + ".part")
     _fetch(url, part, progress, cancel, timeout, parsed.hostname or "")
 
-    actual = _file_sha256(part)
-    if expected is not None and actual != expected:
+    actual = _file_sha256(part) if expected is not None else None
+    if actual != expected:
         part.unlink(missing_ok=True)
         raise DownloadError(
             f"The file downloaded from {url} is not the expected one: its sha256 is {actual}, "
@@ -129,7 +131,7 @@ def download(
     return target
 
 
-def download_known(name: str, **kwargs) -> Path:
+def download_known(name: str, **kwargs: Any) -> Path:
     """`download` one of `KNOWN_DOWNLOADS` by key, with its checksum and file name."""
     if name not in KNOWN_DOWNLOADS:
         raise DownloadError(
@@ -153,6 +155,7 @@ def _fetch(
     if have:
         request.add_header("Range", f"bytes={have}-")
     opener = _opener_for(host)
+    _look_up_host(url, host, timeout)
     try:
         response = opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -198,6 +201,40 @@ def _fetch(
             f"The download of {url} was cut off after {done} of {total} bytes; try again to "
             f"resume it."
         )
+
+
+def _look_up_host(url: str, host: str, timeout: float) -> None:
+    """Resolve the host name within `timeout`: the socket timeout does not cover DNS lookups."""
+    if host == "localhost" or _is_ip_address(host):
+        return
+    scheme = urllib.parse.urlsplit(url).scheme
+    if urllib.request.getproxies().get(scheme) and not urllib.request.proxy_bypass(host):
+        return  # the proxy looks the name up, and we may not be able to
+    outcome: list[OSError | None] = []
+
+    def look_up() -> None:
+        try:
+            socket.getaddrinfo(host, None)
+            outcome.append(None)
+        except OSError as exc:  # socket.gaierror: no network, or no such host
+            outcome.append(exc)
+
+    # A daemon thread, so a resolver that hangs for a minute cannot hold the caller (or exit).
+    thread = threading.Thread(target=look_up, name="gptstudio-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise _offline_error(url, TimeoutError())
+    if outcome[0] is not None:
+        raise _offline_error(url, outcome[0])
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _opener_for(host: str) -> urllib.request.OpenerDirector:

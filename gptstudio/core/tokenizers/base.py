@@ -168,13 +168,14 @@ class Tokenizer(ABC):
                 f"allowed_special must be 'none', 'all' or a set of special tokens, "
                 f"not {allowed_special!r}."
             )
-        disallowed = [s for s in self.special_tokens if s not in allowed]
-        finder = special_split_regex(disallowed)
-        found = finder.search(text) if finder is not None else None
-        if found is not None:
+        # str.find is a fast C scan; with a handful of specials it beats one regex search.
+        found = [(text.find(s), s) for s in self.special_tokens if s not in allowed]
+        found = [(position, s) for position, s in found if position >= 0]
+        if found:
+            position, special = min(found)
             raise TokenizerError(
-                f"The text contains the special token {found.group()!r} at position "
-                f"{found.start()}; pass allowed_special={{{found.group()!r}}} (or 'all') to "
+                f"The text contains the special token {special!r} at position "
+                f"{position}; pass allowed_special={{{special!r}}} (or 'all') to "
                 f"encode it as a special token, or use encode_ordinary to treat it as text."
             )
         return allowed

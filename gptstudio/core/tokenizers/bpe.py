@@ -20,7 +20,9 @@ Leaves out training (`bpe_train.py`) and files (`io.py`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import tiktoken
 
@@ -32,6 +34,9 @@ from gptstudio.core.tokenizers.base import (
     fix_surrogates,
 )
 from gptstudio.core.tokenizers.patterns import compile_pattern, pattern_regex, split_text
+
+if TYPE_CHECKING:  # bpe_train imports this module, so only for the type checker
+    from gptstudio.core.tokenizers.bpe_train import MergeEvent
 
 
 def bpe_encode_piece(piece: bytes, ranks: Mapping[bytes, int], max_rank: int | None = None
@@ -114,8 +119,9 @@ class BPETokenizer(Tokenizer):
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def train(cls, text: str, vocab_size: int, pattern: str = "gpt2",
-              special_tokens: Sequence[str] = (ENDOFTEXT,), progress=None, cancel=None
-              ) -> BPETokenizer:
+              special_tokens: Sequence[str] = (ENDOFTEXT,),
+              progress: Callable[[MergeEvent], None] | None = None,
+              cancel: threading.Event | None = None) -> BPETokenizer:
         """Learn merges from text until the vocabulary has `vocab_size` ids (see bpe_train.py).
 
         `progress` is called with a MergeEvent after each merge; setting `cancel` (a
@@ -202,6 +208,8 @@ class BPETokenizer(Tokenizer):
 
     def encode(self, text: str, allowed_special: AllowedSpecial = "none") -> list[int]:
         allowed = self.check_specials(text, allowed_special)  # our clear error, not tiktoken's
+        if not allowed:  # nothing to look for: the plain (and fastest) path
+            return self.encoding.encode_ordinary(text)
         return self.encoding.encode(text, allowed_special=set(allowed), disallowed_special=())
 
     def encode_ordinary(self, text: str) -> list[int]:

@@ -63,7 +63,8 @@ def compile_pattern(pattern: str) -> regex.Pattern:
     try:
         return regex.compile(pattern)
     except regex.error as exc:
-        raise TokenizerError(f"The split pattern is not a valid regular expression: {exc}") from None
+        raise TokenizerError(f"The split pattern is not a valid regular expression: {exc}."
+                             ) from None
 
 
 def split_text(text: str, pattern: regex.Pattern) -> list[str]:

@@ -261,7 +261,8 @@ class TiktokenTokenizer(BPETokenizer):
         try:  # reads the file we just checked in the cache: no network
             encoding = tiktoken.get_encoding(info.tiktoken_name)
         except Exception as exc:  # tiktoken raises many types; none should reach the user raw
-            raise TokenizerError(_unavailable(name, f"tiktoken could not load it ({exc})")) from None
+            why = f"tiktoken could not load it ({exc})"
+            raise TokenizerError(_unavailable(name, why)) from None
         specials = {s: encoding.encode_single_token(s) for s in encoding.special_tokens_set}
         return cls(ranks=None, source={"named": name}, pattern=info.pattern,
                    special_tokens=specials, name=name, encoding=encoding, rank_file=path)

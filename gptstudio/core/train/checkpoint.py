@@ -259,14 +259,14 @@ def prune_checkpoints(checkpoints_dir: str | os.PathLike, keep_last: int) -> lis
 def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
     """A checkpoint folder from a checkpoint, a `checkpoints/` folder or a run folder."""
     path = Path(path)
+    own_files = (META_FILE, WEIGHTS_FILE, STATE_FILE)
+    if not path.is_dir() or _NAME.match(path.name) or any((path / f).exists() for f in own_files):
+        return path  # meant as one checkpoint: read_checkpoint_info says what is wrong with it
     for folder in (path / "checkpoints", path):
-        if folder.is_dir() and not (folder / META_FILE).exists():
-            latest = latest_checkpoint(folder)
-            if latest is not None:
-                return latest.path
-    if path.is_dir() and not (path / META_FILE).exists():
-        raise CheckpointError(f"{path} holds no complete checkpoint.")
-    return path
+        latest = latest_checkpoint(folder)
+        if latest is not None:
+            return latest.path
+    raise CheckpointError(f"{path} holds no complete checkpoint.")
 
 
 def load_checkpoint(

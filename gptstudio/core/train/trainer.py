@@ -25,7 +25,6 @@ evaluation, precision, checkpoint and run modules).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,9 +49,9 @@ from gptstudio.core.train.events import CheckpointEvent, EvalEvent, SampleEvent,
 from gptstudio.core.train.optimizer import build_optimizer
 from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
 from gptstudio.core.train.schedule import learning_rate_at
+from gptstudio.core.train.state import ResumeState
 
 Hook = Callable[[nn.Module, int], None]
-STATE_VERSION = 1
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches never coincide with the training stream
 
 
@@ -131,7 +130,9 @@ class Trainer:
         self.best_val_loss: float | None = None
         self.peak_lr_override: float | None = None  # set through TrainControl.set_learning_rate
         self._start_rng: torch.Tensor | None = None
-        self._last_checkpoint: str | None = None
+        self._compile_failed = False
+        self._saved_step: int | None = None  # step of the last checkpoint written or loaded
+        self._saved_path: str | None = None
         if start_state is not None:
             self._restore(start_state)
 
@@ -171,6 +172,7 @@ class Trainer:
             torch.manual_seed(cfg.seed + self.rank)  # dropout's stream; data has its own
         else:
             torch.set_rng_state(self._start_rng)
+        self._train_model.train()
         forward = torch.compile(self._train_model) if self.compiled else self._train_model
         verb = "Resuming" if self.step else "Starting"
         yield self._emit(StatusEvent("running", f"{verb} training at step {self.step} of "
@@ -183,12 +185,12 @@ class Trainer:
                 break
             snapshot = self._snapshot()
             result = yield from self._one_step(forward)
-            if result is None and forward is not self._train_model and not self.control.stopped:
-                forward = self._train_model  # compile failed: go on in eager mode
-                continue
-            if result is None:  # stopped between micro-batches: this step never happened
+            if result is None:  # this step never happened: put data and RNG back
                 self._restore_snapshot(snapshot)
-                break
+                if self._compile_failed and forward is not self._train_model:
+                    forward = self._train_model  # go on in eager mode
+                    continue
+                break  # stopped between micro-batches
             self.step += 1
             self.tokens_seen += self.tokens_per_step * self.world_size
             self.elapsed += result.seconds
@@ -225,10 +227,10 @@ class Trainer:
             event = self.evaluate()  # a finished run always reports its final losses
             val_loss = event.val_loss
             yield self._emit(event)
-        if self._last_checkpoint != f"step {self.step}":
+        if self.step > 0 and self._saved_step != self.step:
             yield from self._checkpoint(val_loss)
         state = "finished" if finished else "stopped"
-        where = f" Checkpoint: {self._last_checkpoint}." if self._last_checkpoint else ""
+        where = f" Checkpoint: {self._saved_path}." if self._saved_path else ""
         yield self._emit(StatusEvent(state, f"Training {state} at step {self.step}.{where}",
                                      self.step))
 
@@ -265,6 +267,7 @@ class Trainer:
                         raise
                     yield self._emit(WarningEvent(self.step, f"torch.compile failed ({exc}); "
                                                              "training goes on without it."))
+                    self._compile_failed = True
                     self.optimizer.zero_grad(set_to_none=True)
                     return None
                 (loss / cfg.grad_accum).backward()
@@ -290,8 +293,8 @@ class Trainer:
             yield self._emit(StatusEvent("running", f"Resumed at step {self.step}.", self.step))
 
     def _fail(self, n_in_row: int) -> Iterator[TrainEvent]:
-        kept = (f" The last good checkpoint is kept: {self._last_checkpoint}."
-                if self._last_checkpoint else "")
+        kept = (f" The last good checkpoint (step {self._saved_step}) is kept: "
+                f"{self._saved_path}." if self._saved_path else "")
         message = (f"Training stopped at step {self.step}: the loss or the gradients were not "
                    f"finite (NaN or infinity) in {n_in_row} steps in a row, so none of them was "
                    "applied. Try a lower learning rate, gradient clipping or fp32 precision."
@@ -356,53 +359,41 @@ class Trainer:
             tokenizer_name=getattr(self.tokenizer, "name", None),
             val_loss=val_loss, keep_last=self.config.keep_last,
         )
-        self._last_checkpoint = f"step {self.step}"
+        self._saved_step, self._saved_path = self.step, str(info.path)
         best = self.run.best_checkpoint()
         yield self._emit(CheckpointEvent(step=self.step, path=str(info.path),
                                          best=best is not None and best.path == info.path))
 
     def train_state(self) -> dict[str, Any]:
         """Everything besides the weights that exact resume needs (tensors and plain values)."""
-        snapshot = self._snapshot()
-        return {
-            "version": STATE_VERSION,
-            "step": self.step,
-            "tokens_seen": self.tokens_seen,
-            "elapsed": self.elapsed,
-            "best_val_loss": self.best_val_loss,
-            "peak_lr_override": self.peak_lr_override,
-            "optimizer": self.optimizer.state_dict(),
-            "rng": snapshot.rng,
-            # JSON text: the generator state holds integers too big for a tensor.
-            "batcher": json.dumps(snapshot.batcher),
-            "world_size": self.world_size,
-        }
+        return ResumeState(
+            step=self.step, tokens_seen=self.tokens_seen, elapsed=self.elapsed,
+            best_val_loss=self.best_val_loss, peak_lr_override=self.peak_lr_override,
+            optimizer=self.optimizer.state_dict(), rng=torch.get_rng_state(),
+            batcher=self.batcher.state_dict(), world_size=self.world_size,
+        ).to_dict()
 
     def _restore(self, start_state: LoadedCheckpoint | dict[str, Any]) -> None:
-        state = start_state.train_state if isinstance(start_state, LoadedCheckpoint) \
-            else start_state
+        if isinstance(start_state, LoadedCheckpoint):
+            self._saved_path = str(start_state.info.path)
+            start_state = start_state.train_state
+        state = ResumeState.from_dict(start_state)
+        self.step = self._saved_step = state.step
+        self.tokens_seen, self.elapsed = state.tokens_seen, state.elapsed
+        self.best_val_loss, self.peak_lr_override = state.best_val_loss, state.peak_lr_override
         try:
-            if state.get("version") != STATE_VERSION:
-                raise CheckpointError(f"unknown training-state version {state.get('version')!r}")
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.step = int(state["step"])
-            self.tokens_seen = int(state["tokens_seen"])
-            self.elapsed = float(state["elapsed"])
-            self.best_val_loss = state["best_val_loss"]
-            self.peak_lr_override = state["peak_lr_override"]
+            self.optimizer.load_state_dict(state.optimizer)
             if self.rank == 0:
-                self.batcher.load_state_dict(json.loads(state["batcher"]))
-                self._start_rng = state["rng"]
+                self.batcher.load_state_dict(state.batcher)
+                self._start_rng = state.rng
             else:
-                # Only rank 0's position is saved; other ranks continue on a fresh, still
-                # deterministic stream of their own.
+                # Only rank 0's position is saved; other ranks go on with a fresh stream of
+                # their own, still deterministic.
+                seed = self.config.seed + self.rank + 7919 * self.step
                 self.batcher = RandomBatcher(self.batcher.tokens, self.block_size,
-                                             self.config.batch_size,
-                                             seed=self.config.seed + self.rank + 7919 * self.step)
-                self._start_rng = torch.Generator().manual_seed(
-                    self.config.seed + self.rank + 7919 * self.step).get_state()
-        except (KeyError, TypeError, ValueError, AttributeError, DatasetError,
-                CheckpointError) as exc:
+                                             self.config.batch_size, seed=seed)
+                self._start_rng = torch.Generator().manual_seed(seed).get_state()
+        except (KeyError, TypeError, ValueError, DatasetError) as exc:
             raise CheckpointError(f"The checkpoint's training state cannot be resumed here: "
                                   f"{exc}") from None
 

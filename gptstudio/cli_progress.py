@@ -1,0 +1,97 @@
+"""The headless training display: a one-line progress bar and a line per evaluation.
+
+It consumes the engine's training events (plain dataclasses) and writes to stderr, so that stdout
+stays free for results. Left out: the training itself (`gptstudio.core.train`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from gptstudio.core.train import (
+    CheckpointEvent,
+    EvalEvent,
+    SampleEvent,
+    StatusEvent,
+    StepEvent,
+    WarningEvent,
+)
+
+
+def format_duration(seconds: float) -> str:
+    """4125.3 -> '1:08:45'; 42 -> '0:42'."""
+    if seconds != seconds or seconds < 0:  # NaN or negative: unknown
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_line(event: StepEvent, width: int = 24) -> str:
+    """'step 120/500 [=====>        ] loss 2.3451 | 12.3k tok/s | ETA 0:42'."""
+    total = max(event.max_steps, 1)
+    filled = min(width, int(width * event.step / total))
+    bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
+    rate = event.tokens_per_sec
+    rate_text = f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
+    return (f"step {event.step}/{event.max_steps} [{bar}] loss {event.loss:.4f} | "
+            f"{rate_text} tok/s | ETA {format_duration(event.eta)}")
+
+
+class TrainProgress:
+    """Shows a run's events on a terminal; redraws the bar at most 10 times a second."""
+
+    def __init__(self, prepared, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
+        self._bar_shown = False
+        self._last_draw = 0.0
+        self._last_step: StepEvent | None = None
+        verb = "resuming" if prepared.resumed else "training"
+        self._line(f"{verb} {prepared.n_params:,}-parameter model on {prepared.corpus.name} "
+                   f"({prepared.n_train_tokens:,} train / {prepared.n_val_tokens:,} val tokens) "
+                   f"-> {prepared.run.path}")
+
+    def show(self, event) -> None:
+        if isinstance(event, StepEvent):
+            self._last_step = event
+            now = time.monotonic()
+            if not self.quiet and (now - self._last_draw > 0.1 or event.step == event.max_steps):
+                self._last_draw = now
+                self.stream.write("\r" + progress_line(event) + " ")
+                self.stream.flush()
+                self._bar_shown = True
+        elif isinstance(event, EvalEvent):
+            self._line(f"step {event.step}: train loss {event.train_loss:.4f}, val loss "
+                       f"{event.val_loss:.4f} (perplexity {event.val_ppl:.2f}, "
+                       f"{event.val_bpb:.3f} bits/byte){' best' if event.best else ''}")
+        elif isinstance(event, SampleEvent):
+            self._line(f"sample at step {event.step}: {event.text!r}")
+        elif isinstance(event, CheckpointEvent):
+            self._line(f"checkpoint saved: {event.path}")
+        elif isinstance(event, WarningEvent):
+            self._line(f"warning at step {event.step}: {event.message}")
+        elif isinstance(event, StatusEvent) and event.message:
+            self._line(event.message)
+
+    def interrupted(self) -> None:
+        self._line("interrupted: finishing the current step and saving a checkpoint...")
+
+    def close(self) -> None:
+        if self._bar_shown:
+            self.stream.write("\n")
+            self._bar_shown = False
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self._bar_shown:
+            self.stream.write("\r\033[K")  # clear the bar, print the line, redraw the bar after
+        self.stream.write(text + "\n")
+        if self._bar_shown and self._last_step is not None:
+            self.stream.write("\r" + progress_line(self._last_step) + " ")
+        self.stream.flush()

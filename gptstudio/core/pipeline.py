@@ -1,0 +1,174 @@
+"""From choices to a ready `Trainer`: the steps the CLI and the app share.
+
+A new run: read the corpus, tokenize it (through the on-disk token cache), split it by position,
+build the model with the tokenizer's vocabulary, create the run folder. A resumed run: open the run
+folder, rebuild corpus, tokenizer and model from what it saved, load the last checkpoint into the
+model. Either way the result is a `PreparedTraining` whose `trainer.events()` runs the loop.
+
+Left out: the loop itself (`gptstudio.core.train`), and any printing or widgets (the callers).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gptstudio.core.corpora import Corpus, resolve_corpus
+from gptstudio.core.data import split_tokens, tokenize_corpus
+from gptstudio.core.errors import CheckpointError, ConfigError
+from gptstudio.core.model import GPTConfig, LSTMConfig, build_model, estimate
+from gptstudio.core.tokenizers import Tokenizer
+from gptstudio.core.train import Run, TrainConfig, TrainControl, Trainer, load_checkpoint
+
+ModelConfig = GPTConfig | LSTMConfig
+
+
+@dataclass
+class PreparedTraining:
+    """A trainer ready to run, and what a progress display wants to know about it."""
+
+    trainer: Trainer
+    run: Run
+    model: nn.Module
+    tokenizer: Tokenizer
+    corpus: Corpus
+    start_step: int
+    n_params: int
+    n_train_tokens: int
+    n_val_tokens: int
+
+    @property
+    def resumed(self) -> bool:
+        return self.start_step > 0
+
+
+def with_vocab(model_config: ModelConfig, tokenizer: Tokenizer) -> ModelConfig:
+    """The model config with the tokenizer's vocabulary size (the two must always agree)."""
+    if model_config.vocab_size == tokenizer.vocab_size:
+        return model_config
+    return model_config.replace(vocab_size=tokenizer.vocab_size)
+
+
+def prepare_new_training(
+    run_dir: str | os.PathLike,
+    corpus: Corpus,
+    tokenizer: Tokenizer,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    corpus_spec: str | None = None,
+    control: TrainControl | None = None,
+    hooks: Sequence[Callable[[nn.Module, int], None]] = (),
+    progress: Callable[[Any], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> PreparedTraining:
+    """Tokenize, split, build and create the run folder for a new run in `run_dir`.
+
+    `corpus_spec` ("builtin:fables", a path) is recorded so that the run can be resumed later
+    without asking for the corpus again; `progress` receives the tokenizer cache's events.
+    """
+    model_config = with_vocab(model_config, tokenizer)
+    tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
+    train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
+    _check_windows(train_tokens, val_tokens, model_config.block_size)
+    # The initial weights come from the run's seed, so the same choices give the same run.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(train_config.seed)
+        model = build_model(model_config)
+    data_config = {
+        "corpus": corpus_spec or corpus.source,
+        "corpus_name": corpus.name,
+        "corpus_fingerprint": corpus.fingerprint(),
+        "n_bytes": corpus.n_bytes,
+        "n_tokens": int(len(tokens)),
+        "val_fraction": train_config.val_fraction,
+    }
+    run = Run.create(run_dir, model_config, train_config, data_config, tokenizer)
+    trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
+                      control=control, hooks=hooks)
+    return PreparedTraining(trainer, run, model, tokenizer, corpus, 0,
+                            estimate(model_config).n_params, len(train_tokens), len(val_tokens))
+
+
+def prepare_resumed_training(
+    run_dir: str | os.PathLike,
+    *,
+    max_steps: int | None = None,
+    corpus: Corpus | None = None,
+    control: TrainControl | None = None,
+    hooks: Sequence[Callable[[nn.Module, int], None]] = (),
+    progress: Callable[[Any], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> PreparedTraining:
+    """Re-open a run and continue it from its last checkpoint, optionally up to `max_steps`.
+
+    The corpus is read again from where the run says it came from (or `corpus`, if given); it
+    must be the same text, or the data position saved in the checkpoint would mean nothing.
+    """
+    run = Run.open(run_dir)
+    tokenizer = run.load_tokenizer()
+    model_config = run.model_config()
+    if corpus is None:
+        spec = run.data_config.get("corpus")
+        if not isinstance(spec, str) or not spec:
+            raise CheckpointError(f"The run {run.path} does not say which corpus it trained on.")
+        corpus = resolve_corpus(spec)
+    saved_fingerprint = run.data_config.get("corpus_fingerprint")
+    if saved_fingerprint and corpus.fingerprint() != saved_fingerprint:
+        raise CheckpointError(
+            f"The corpus {corpus.name} has changed since the run {run.path.name} started; "
+            "resuming on different text would not continue the same run."
+        )
+    train_config = run.train_config
+    if max_steps is not None and max_steps != train_config.max_steps:
+        train_config = train_config.replace(max_steps=max_steps)
+        run.save_train_config(train_config)
+    tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
+    train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
+    model = build_model(model_config)
+    loaded = load_checkpoint(run.path, model, tokenizer=tokenizer)
+    if loaded.step >= train_config.max_steps:
+        raise ConfigError(
+            f"The run {run.path.name} already reached step {loaded.step}; give a larger "
+            f"--max-steps (it was {train_config.max_steps}) to train further."
+        )
+    trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
+                      control=control, hooks=hooks, start_state=loaded)
+    return PreparedTraining(trainer, run, model, tokenizer, corpus, loaded.step,
+                            estimate(model_config).n_params, len(train_tokens), len(val_tokens))
+
+
+def load_trained_model(run_dir: str | os.PathLike) -> tuple[Run, nn.Module, Tokenizer]:
+    """A run's model with the weights of its latest checkpoint (eval mode), and its tokenizer."""
+    run = Run.open(run_dir)
+    tokenizer = run.load_tokenizer()
+    model = build_model(run.model_config())
+    if run.latest_checkpoint() is None:
+        raise CheckpointError(f"The run {run.path} has no checkpoint yet; train it first.")
+    load_checkpoint(run.path, model, tokenizer=tokenizer)
+    return run, model.eval(), tokenizer
+
+
+def _check_windows(train_tokens: np.ndarray, val_tokens: np.ndarray, block_size: int) -> None:
+    """Refuse before building anything when a split is shorter than one training window."""
+    from gptstudio.core.errors import DatasetError
+
+    for name, tokens in (("training", train_tokens), ("validation", val_tokens)):
+        if len(tokens) < block_size + 1:
+            raise DatasetError(
+                f"The {name} split has {len(tokens)} tokens, fewer than one window of "
+                f"block_size {block_size} + 1; use a larger corpus or a smaller block_size."
+            )
+
+
+def run_dir_exists(path: str | os.PathLike) -> bool:
+    """True when `path` already holds a run (so `--resume` is what the user wants)."""
+    return (Path(path) / "run.json").is_file()

@@ -1,0 +1,89 @@
+"""The training engine: config, schedule, optimizer, the loop, its events, runs and checkpoints.
+
+Import from here: `from gptstudio.core.train import Trainer, TrainConfig, Run, load_checkpoint`.
+Files, bottom-up: config -> schedule -> optimizer -> control -> events -> precision ->
+evaluation -> atomic -> checkpoint -> run -> trainer.
+
+A typical run:
+
+    run = Run.create("runs/shakespeare", model_config, train_config, data_config, tokenizer)
+    trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run)
+    for event in trainer.events():
+        ...  # StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent
+
+and to resume it:
+
+    run = Run.open("runs/shakespeare")
+    checkpoint = load_checkpoint(run.checkpoints_dir, model, tokenizer=tokenizer)
+    trainer = Trainer(model, tokenizer, train_tokens, val_tokens, run.train_config, run=run,
+                      start_state=checkpoint)
+"""
+
+from gptstudio.core.train.atomic import atomic_write_bytes, atomic_write_text, \
+    clean_stale_temp_files
+from gptstudio.core.train.checkpoint import (
+    CheckpointInfo,
+    LoadedCheckpoint,
+    best_checkpoint,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    read_checkpoint_info,
+    save_checkpoint,
+)
+from gptstudio.core.train.config import TrainConfig
+from gptstudio.core.train.control import TrainControl
+from gptstudio.core.train.evaluation import estimate_loss
+from gptstudio.core.train.events import (
+    CheckpointEvent,
+    EvalEvent,
+    SampleEvent,
+    StatusEvent,
+    StepEvent,
+    TrainEvent,
+    WarningEvent,
+    event_from_dict,
+    event_to_dict,
+)
+from gptstudio.core.train.optimizer import build_optimizer, param_groups
+from gptstudio.core.train.precision import has_fast_bf16, resolve_compile, resolve_precision
+from gptstudio.core.train.run import Run, read_metrics
+from gptstudio.core.train.schedule import learning_rate_at
+from gptstudio.core.train.trainer import Trainer
+
+__all__ = [
+    "CheckpointEvent",
+    "CheckpointInfo",
+    "EvalEvent",
+    "LoadedCheckpoint",
+    "Run",
+    "SampleEvent",
+    "StatusEvent",
+    "StepEvent",
+    "TrainConfig",
+    "TrainControl",
+    "TrainEvent",
+    "Trainer",
+    "WarningEvent",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "best_checkpoint",
+    "build_optimizer",
+    "clean_stale_temp_files",
+    "estimate_loss",
+    "event_from_dict",
+    "event_to_dict",
+    "has_fast_bf16",
+    "latest_checkpoint",
+    "learning_rate_at",
+    "list_checkpoints",
+    "load_checkpoint",
+    "param_groups",
+    "prune_checkpoints",
+    "read_checkpoint_info",
+    "read_metrics",
+    "resolve_compile",
+    "resolve_precision",
+    "save_checkpoint",
+]

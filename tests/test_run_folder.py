@@ -1,0 +1,172 @@
+"""Run folders: create/open, clear errors for non-runs, and metrics.jsonl read while training."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from gptstudio.core.errors import CheckpointError, ConfigError
+from gptstudio.core.model import GPTConfig, build_model, from_preset
+from gptstudio.core.tokenizers import CharTokenizer
+from gptstudio.core.train import (
+    Run,
+    StatusEvent,
+    StepEvent,
+    TrainConfig,
+    Trainer,
+    WarningEvent,
+    read_metrics,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: two threads fighting other processes made tiny steps 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tok():
+    return CharTokenizer.from_text("hello world, the quick brown fox\n")
+
+
+def model_config(tok):
+    return from_preset("nano", vocab_size=tok.vocab_size, block_size=16)
+
+
+def test_create_then_open_round_trips_every_config_and_the_tokenizer(tmp_path, tok):
+    cfg = TrainConfig(max_steps=10, batch_size=3)
+    data = {"corpus": "builtin:fables", "val_fraction": 0.1, "note": "é"}
+    created = Run.create(tmp_path / "run", model_config(tok), cfg, data, tok)
+    run = Run.open(tmp_path / "run")
+    assert run.train_config == cfg == created.train_config
+    assert run.data_config == data
+    assert run.model_config() == model_config(tok)
+    assert isinstance(run.model_config(), GPTConfig)
+    assert run.load_tokenizer().fingerprint() == tok.fingerprint()
+    assert run.metrics_path.name == "metrics.jsonl" and run.checkpoints() == []
+    assert run.latest_checkpoint() is None and run.best_checkpoint() is None
+    assert sorted(p.name for p in run.path.iterdir()) == [
+        "checkpoints", "data_config.json", "model_config.json", "run.json", "tokenizer.json",
+        "train_config.json"]
+
+
+def test_save_train_config_updates_the_stored_config(tmp_path, tok):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    run.save_train_config(TrainConfig(max_steps=5000))
+    assert Run.open(run.path).train_config.max_steps == 5000
+
+
+def test_create_refuses_existing_runs_non_empty_folders_and_bad_configs(tmp_path, tok):
+    Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file.txt").write_text("x")
+    with pytest.raises(CheckpointError, match="not an empty folder"):
+        Run.create(tmp_path / "busy", model_config(tok), TrainConfig(), {}, tok)
+    with pytest.raises(ConfigError, match="data config cannot be saved as JSON"):
+        Run.create(tmp_path / "new", model_config(tok), TrainConfig(), {"x": object()}, tok)
+    with pytest.raises(ConfigError, match="TrainConfig"):
+        Run.create(tmp_path / "new2", model_config(tok), {"max_steps": 3}, {}, tok)
+    Run.create(tmp_path / "empty", model_config(tok), TrainConfig(), {}, tok)  # empty is fine
+
+
+def test_opening_something_that_is_not_a_run_says_so(tmp_path, tok):
+    with pytest.raises(CheckpointError, match="not a folder"):
+        Run.open(tmp_path / "missing")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CheckpointError, match=r"not a GPT Studio run folder \(run.json is missing"):
+        Run.open(tmp_path / "plain")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "run.json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="foreign"):
+        Run.open(tmp_path / "foreign")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match="not a folder"):
+        Run.open(tmp_path / "file")
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda p: (p / "train_config.json").write_text('{"bogus": 1}'), "Unknown training"),
+        (lambda p: (p / "train_config.json").write_text("{"), "damaged"),
+        (lambda p: (p / "model_config.json").unlink(), "model_config.json is missing"),
+        (lambda p: (p / "data_config.json").write_text("[1]"), "not an object"),
+        (lambda p: (p / "tokenizer.json").unlink(), "tokenizer.json is missing"),
+        (lambda p: (p / "run.json").write_text('{"format": "gptstudio-run", "version": 7}'),
+         "newer"),
+    ],
+)
+def test_a_damaged_run_gives_a_clear_error(tmp_path, tok, damage, words):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    damage(run.path)
+    with pytest.raises(CheckpointError, match=words):
+        Run.open(run.path)
+
+
+def test_a_bad_model_config_in_a_run_is_reported_on_use(tmp_path, tok):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    (run.path / "model_config.json").write_text('{"arch": "gpt", "vocab_size": 0}')
+    with pytest.raises(CheckpointError, match="model_config.json"):
+        Run.open(run.path).model_config()
+
+
+def test_opening_a_run_removes_temp_files_of_dead_writers(tmp_path, tok):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    stale = run.checkpoints_dir / ".tmp-step-00000005-999999999-abcd"
+    stale.mkdir()
+    (run.path / ".metrics.json.tmp-999999999-ab").write_text("x")
+    Run.open(run.path)
+    assert not stale.exists() and not (run.path / ".metrics.json.tmp-999999999-ab").exists()
+
+
+# --- metrics.jsonl -------------------------------------------------------------------------
+
+
+def test_metrics_can_be_read_while_training_runs(tmp_path):
+    rng = random.Random(0)
+    text = " ".join(rng.choice(["ab", "cd", "ef", "gh"]) for _ in range(2000))
+    tok = CharTokenizer.from_text(text)
+    ids = np.array(tok.encode(text), dtype=np.uint16)
+    cfg = TrainConfig(max_steps=5, batch_size=2, eval_interval=0, eval_iters=1,
+                      sample_interval=0, checkpoint_interval=0, precision="fp32", compile="off")
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    torch.manual_seed(0)
+    trainer = Trainer(build_model(model_config(tok)), tok, ids[:3000], ids[3000:], cfg, run=run)
+    for event in trainer.events():
+        # The generator is suspended here, mid-run: the file already holds this very event.
+        on_disk = read_metrics(run.metrics_path)
+        assert on_disk[-1] == event
+        if isinstance(event, StepEvent) and event.step == 3:
+            assert [e.step for e in on_disk if isinstance(e, StepEvent)] == [1, 2, 3]
+    assert read_metrics(run.metrics_path)[-1].state == "finished"
+
+
+def test_a_truncated_last_line_is_skipped_and_the_next_writer_starts_a_fresh_line(tmp_path, tok):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    first = [StatusEvent("running", "go", 0), WarningEvent(1, "hmm")]
+    for event in first:
+        run.log(event)
+    full_line = json.dumps({"event": "warning", "step": 2, "message": "cut here"})
+    with open(run.metrics_path, "a", encoding="utf-8") as f:
+        f.write(full_line[: len(full_line) // 2])  # a writer killed mid-line
+    assert read_metrics(run.metrics_path) == first
+
+    resumed = Run.open(run.path)  # a new process appends after the damage
+    resumed.log(WarningEvent(3, "after"))
+    assert read_metrics(run.metrics_path) == [*first, WarningEvent(3, "after")]
+    lines = run.metrics_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4 and json.loads(lines[-1])["step"] == 3
+
+
+def test_read_metrics_of_a_missing_file_is_empty(tmp_path):
+    assert read_metrics(tmp_path / "nothing.jsonl") == []

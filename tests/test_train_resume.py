@@ -1,0 +1,167 @@
+"""Exact resume: stopped at step n and resumed, a run repeats the uninterrupted one bit for bit."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from gptstudio.core.errors import CheckpointError
+from gptstudio.core.model import build_model, from_preset
+from gptstudio.core.tokenizers import CharTokenizer
+from gptstudio.core.train import (
+    EvalEvent,
+    Run,
+    SampleEvent,
+    StepEvent,
+    TrainConfig,
+    TrainControl,
+    Trainer,
+    load_checkpoint,
+)
+
+WORDS = "to be or not that is the question whether tis nobler in mind suffer".split()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: two threads fighting other processes made tiny steps 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = random.Random(1)
+    text = " ".join(rng.choice(WORDS) for _ in range(2500)) + "\n"
+    tok = CharTokenizer.from_text(text)
+    ids = np.array(tok.encode(text), dtype=np.uint16)
+    cut = int(len(ids) * 0.9)
+    return tok, ids[:cut], ids[cut:]
+
+
+def model_config(tok):
+    # Dropout makes the run depend on the RNG state, which resume must restore too.
+    return from_preset("nano", vocab_size=tok.vocab_size, block_size=16, dropout=0.1)
+
+
+def fresh_model(tok, seed):
+    torch.manual_seed(seed)
+    return build_model(model_config(tok))
+
+
+def config(**overrides) -> TrainConfig:
+    base = dict(max_steps=24, batch_size=4, grad_accum=2, warmup_steps=4, eval_interval=8,
+                eval_iters=2, sample_interval=10, sample_tokens=8, checkpoint_interval=5,
+                keep_last=2, precision="fp32", compile="off")
+    return TrainConfig(**{**base, **overrides})
+
+
+def record(events):
+    """What must match: per-step loss, lr and grad norm, evals and samples (times excluded)."""
+    out = []
+    for e in events:
+        if isinstance(e, StepEvent):
+            out.append(("step", e.step, e.loss, e.lr, e.grad_norm, e.tokens_seen, e.skipped))
+        elif isinstance(e, EvalEvent):
+            out.append(("eval", e.step, e.train_loss, e.val_loss))
+        elif isinstance(e, SampleEvent):
+            out.append(("sample", e.step, e.text))
+    return out
+
+
+def uninterrupted(data, cfg):
+    tok, train, val = data
+    return record(Trainer(fresh_model(tok, 0), tok, train, val, cfg).events())
+
+
+def resume(data, run, cfg):
+    """A new process would do this: new model (other init), weights and state from disk."""
+    tok, train, val = data
+    run = Run.open(run.path)
+    tokenizer = run.load_tokenizer()
+    model = fresh_model(tok, seed=123)
+    checkpoint = load_checkpoint(run.checkpoints_dir, model, tokenizer=tokenizer)
+    trainer = Trainer(model, tokenizer, train, val, cfg, run=run, start_state=checkpoint)
+    return checkpoint.step, record(trainer.events())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_stop_and_resume_repeats_the_uninterrupted_run_bit_for_bit(data, tmp_path, precision):
+    tok, train, val = data
+    cfg = config(precision=precision)
+    full = uninterrupted(data, cfg)
+
+    control = TrainControl()
+
+    def stop_at_13(model, step):
+        if step == 13:
+            control.stop()
+
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    first = record(Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run, control=control,
+                           hooks=[stop_at_13]).events())
+    assert first == full[: len(first)] and first[-1][:2] == ("step", 13)
+    step, rest = resume(data, run, cfg)
+    assert step == 13
+    assert first + rest == full  # == on floats: bit for bit
+
+
+def test_resume_after_max_steps_continues_the_same_schedule(data, tmp_path):
+    tok, train, val = data
+    cfg = config(lr_decay_steps=24)  # the schedule must not depend on where a session ends
+    full = uninterrupted(data, cfg)
+    short = cfg.replace(max_steps=10)
+    run = Run.create(tmp_path / "run", model_config(tok), short, {}, tok)
+    first = record(Trainer(fresh_model(tok, 0), tok, train, val, short, run=run).events())
+    # A finished session evaluates at its end (step 10): the full run did not, so skip that.
+    first = [r for r in first if r[:2] != ("eval", 10)]
+    step, rest = resume(data, run, cfg)
+    assert step == 10
+    assert first + rest == full
+
+
+def test_a_stop_half_way_through_an_accumulated_step_resumes_exactly(data, tmp_path):
+    tok, train, val = data
+    cfg = config()
+    full = uninterrupted(data, cfg)
+    control = TrainControl()
+    model = fresh_model(tok, 0)
+    calls = {"n": 0}
+    original_forward = model.forward
+
+    def forward_that_stops(*args, **kwargs):
+        calls["n"] += model.training  # evaluation and sampling calls don't count
+        if calls["n"] == 2 * 7 + 1:  # the first micro-batch of step 8
+            control.stop()
+        return original_forward(*args, **kwargs)
+
+    # Stop requests are read between micro-batches: this one is seen after the first half of
+    # step 8, which has already consumed data and dropout randomness.
+    model.forward = forward_that_stops
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    first = record(Trainer(model, tok, train, val, cfg, run=run, control=control).events())
+    assert first[-1][:2] == ("step", 7)
+    step, rest = resume(data, run, cfg)
+    assert step == 7 and first + rest == full
+
+
+def test_resume_refuses_a_state_for_another_optimizer_layout(data, tmp_path):
+    tok, train, val = data
+    cfg = config(max_steps=2, checkpoint_interval=1, eval_interval=0, sample_interval=0)
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    list(Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run).events())
+    checkpoint = load_checkpoint(run.checkpoints_dir, fresh_model(tok, 0))
+    broken = dict(checkpoint.train_state, optimizer={"state": {}, "param_groups": []})
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        Trainer(fresh_model(tok, 0), tok, train, val, cfg, start_state=broken)
+    with pytest.raises(CheckpointError, match="version"):
+        Trainer(fresh_model(tok, 0), tok, train, val, cfg,
+                start_state=dict(checkpoint.train_state, version=99))
+    # Another corpus: the saved data position belongs to a different token row.
+    with pytest.raises(CheckpointError, match="n_tokens"):
+        Trainer(fresh_model(tok, 0), tok, train[:-100], val, cfg, start_state=checkpoint)
