@@ -211,3 +211,34 @@ def test_training_step_reduces_loss():
         loss.backward()
         opt.step()
     assert loss.item() < first - 1.0
+
+
+def test_linear_keeps_gpt2_memory_layout_but_nn_linear_maths():
+    from gptstudio.core.model.linear import Linear
+
+    torch.manual_seed(0)
+    layer = Linear(6, 4)
+    assert layer.weight.shape == (4, 6)
+    assert not layer.weight.is_contiguous() and layer.weight.t().is_contiguous()
+    reference = torch.nn.Linear(6, 4)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 6)
+    torch.testing.assert_close(layer(x), reference(x))
+    assert Linear(6, 4, bias=False).bias is None
+
+
+def test_model_round_trips_through_safetensors(tmp_path):
+    # The tied matrix is stored once; weights are written contiguous (see linear.py).
+    from safetensors.torch import load_file, save_file
+
+    model = make_model()
+    weights = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    save_file(weights, tmp_path / "model.safetensors")
+    fresh = make_model(seed=1)
+    loaded = load_file(tmp_path / "model.safetensors")
+    loaded["lm_head.weight"] = loaded["transformer.wte.weight"]
+    fresh.load_state_dict(loaded, strict=True)
+    idx = torch.randint(0, 50, (1, 8))
+    torch.testing.assert_close(fresh(idx).logits, model(idx).logits)
+    assert fresh.lm_head.weight is fresh.transformer.wte.weight
+    assert not fresh.lm_head.weight.is_contiguous()  # loading kept the fast layout

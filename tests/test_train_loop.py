@@ -382,6 +382,14 @@ def test_hooks_run_every_step_in_eval_safe_conditions_and_do_not_change_randomne
     assert with_hook == without
 
 
+def test_a_trainer_runs_only_once(data):
+    tok, train, val = data
+    trainer = Trainer(nano(tok), tok, train, val, quick_config(max_steps=1))
+    list(trainer.events())
+    with pytest.raises(TrainingError, match="already run"):
+        next(trainer.events())
+
+
 def test_setup_errors_are_clear(data):
     tok, train, val = data
     with pytest.raises(DatasetError, match="val split has 5 tokens"):

@@ -37,6 +37,7 @@ from gptstudio.core.errors import CheckpointError, ConfigError
 from gptstudio.core.model.blocks import LAYER_NORM_EPS
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.gpt import GPT
+from gptstudio.core.train.atomic import atomic_write_bytes
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -213,8 +214,6 @@ def export_hf_gpt2(
     """
     if not isinstance(model, GPT):
         raise ConfigError("Only GPT models can be exported to the GPT-2 layout (not an LSTM).")
-    from gptstudio.core.tokenizers.io import atomic_write_bytes  # TODO(contract): core.train
-
     config = model.config
     out_dir = Path(out_dir)
     tensors = to_hf_tensors(model)

@@ -16,6 +16,7 @@ from torch import nn
 from gptstudio.core.model.attention import CausalSelfAttention
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.kv_cache import KVCache
+from gptstudio.core.model.linear import Linear
 
 # GPT-2 uses LayerNorm with epsilon 1e-5 (PyTorch's default), stated here so imports match.
 LAYER_NORM_EPS = 1e-5
@@ -26,11 +27,11 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         # GPT-2 uses the tanh approximation of GELU ("gelu_new"); we match it exactly so that
         # imported GPT-2 weights give the same logits.
         self.gelu = nn.GELU(approximate="tanh")
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

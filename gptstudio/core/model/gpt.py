@@ -26,6 +26,7 @@ from gptstudio.core.errors import ConfigError
 from gptstudio.core.model.blocks import LAYER_NORM_EPS, Block
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.kv_cache import KVCache
+from gptstudio.core.model.linear import Linear, transposed_storage
 from gptstudio.core.model.output import ModelOutput
 
 INIT_STD = 0.02  # GPT-2's initializer_range
@@ -46,11 +47,14 @@ class GPT(nn.Module):
                 "ln_f": nn.LayerNorm(config.n_embd, eps=LAYER_NORM_EPS, bias=config.bias),
             }
         )
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self._init_weights()
+        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
-            # One Parameter in two places: gradients from both uses add up in it.
+            # One Parameter in two places: gradients from both uses add up in it. Stored like
+            # the LM head's weight (see linear.py): decoding reads it as a head for every token.
+            self.transformer.wte.weight = nn.Parameter(
+                transposed_storage(config.vocab_size, config.n_embd))
             self.lm_head.weight = self.transformer.wte.weight
+        self._init_weights()
 
     def _init_weights(self) -> None:
         residual_std = INIT_STD / math.sqrt(2 * self.config.n_layer)

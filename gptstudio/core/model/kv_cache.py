@@ -39,8 +39,10 @@ class KVCache:
         device: torch.device | str = "cpu",
     ) -> None:
         shape = (n_layer, batch_size, n_head, max_len, head_dim)
-        self.keys = torch.zeros(shape, dtype=dtype, device=device)
-        self.values = torch.zeros(shape, dtype=dtype, device=device)
+        # Uninitialised: only the first `length` positions are ever read, and zero-filling a
+        # gpt2-sized cache (75 MB) would cost as much as decoding a token.
+        self.keys = torch.empty(shape, dtype=dtype, device=device)
+        self.values = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions stored == position of the next token
 
     @property

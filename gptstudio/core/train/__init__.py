@@ -2,7 +2,7 @@
 
 Import from here: `from gptstudio.core.train import Trainer, TrainConfig, Run, load_checkpoint`.
 Files, bottom-up: config -> schedule -> optimizer -> control -> events -> precision ->
-evaluation -> atomic -> checkpoint -> run -> trainer.
+evaluation -> samples -> atomic -> checkpoint -> state -> run -> trainer.
 
 A typical run:
 
@@ -19,8 +19,11 @@ and to resume it:
                       start_state=checkpoint)
 """
 
-from gptstudio.core.train.atomic import atomic_write_bytes, atomic_write_text, \
-    clean_stale_temp_files
+from gptstudio.core.train.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    clean_stale_temp_files,
+)
 from gptstudio.core.train.checkpoint import (
     CheckpointInfo,
     LoadedCheckpoint,
@@ -34,7 +37,7 @@ from gptstudio.core.train.checkpoint import (
 )
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
-from gptstudio.core.train.evaluation import estimate_loss
+from gptstudio.core.train.evaluation import SplitEvaluator, SplitLoss, estimate_loss
 from gptstudio.core.train.events import (
     CheckpointEvent,
     EvalEvent,
@@ -50,6 +53,7 @@ from gptstudio.core.train.optimizer import build_optimizer, param_groups
 from gptstudio.core.train.precision import has_fast_bf16, resolve_compile, resolve_precision
 from gptstudio.core.train.run import Run, read_metrics
 from gptstudio.core.train.schedule import learning_rate_at
+from gptstudio.core.train.state import ResumeState
 from gptstudio.core.train.trainer import Trainer
 
 __all__ = [
@@ -57,8 +61,11 @@ __all__ = [
     "CheckpointInfo",
     "EvalEvent",
     "LoadedCheckpoint",
+    "ResumeState",
     "Run",
     "SampleEvent",
+    "SplitEvaluator",
+    "SplitLoss",
     "StatusEvent",
     "StepEvent",
     "TrainConfig",

@@ -39,7 +39,7 @@ def temp_dir_name(label: str, kind: str = "tmp") -> str:
 
 
 def fsync_dir(directory: str | os.PathLike) -> None:
-    """Make a rename or a new file in `directory` durable (a no-op where folders can't be opened)."""
+    """Make a rename or a new file in `directory` durable (no-op where folders can't open)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # e.g. Windows: folders cannot be opened, and NTFS journals renames anyway

@@ -80,7 +80,7 @@ class CheckpointInfo:
 
 @dataclass(frozen=True)
 class LoadedCheckpoint:
-    """A checkpoint whose weights are in the model; `train_state` goes to `Trainer(start_state=)`."""
+    """A checkpoint whose weights are in the model; pass it as `Trainer(start_state=...)`."""
 
     info: CheckpointInfo
     train_state: dict[str, Any]
@@ -181,7 +181,9 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a GPT Studio checkpoint: {META_FILE} is missing.")
+        raise CheckpointError(
+            f"{path} is not a GPT Studio checkpoint: {META_FILE} is missing."
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"The checkpoint {path} is damaged: {META_FILE}: {exc}.") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -8,20 +8,24 @@ the global random state that training uses.
 
 Bits per byte turn a loss per token into a number comparable across tokenizers (see
 `gptstudio.core.data.metrics`); the bytes a split stands for are counted from the tokenizer's
-bytes of each id. Left out: when to evaluate (`trainer.py`).
+bytes of each id. `SplitEvaluator` puts it together for the trainer and the CLI's `eval`.
+Left out: when to evaluate (`trainer.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from gptstudio.core.data import RandomBatcher, bits_per_byte, perplexity
+from gptstudio.core.errors import DatasetError
 
 
 def token_byte_lengths(tokenizer: Any) -> np.ndarray:
@@ -53,7 +57,7 @@ def estimate_loss(
     batch_size: int,
     iters: int,
     seed: int,
-    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> float:
     """Mean cross-entropy (nats per token) over `iters` seeded random batches of `tokens`."""
     device = next(model.parameters()).device
@@ -77,3 +81,54 @@ def loss_report(loss: float, n_tokens: int, n_bytes: int) -> tuple[float, float]
     """(perplexity, bits per byte) of a mean loss over `n_tokens` tokens of `n_bytes` bytes."""
     bpb = bits_per_byte(loss, n_tokens, n_bytes) if n_tokens > 0 and n_bytes > 0 else float("nan")
     return perplexity(loss), bpb
+
+
+@dataclass(frozen=True)
+class SplitLoss:
+    """A model's mean loss on one split, and what it means per token and per byte."""
+
+    loss: float
+    perplexity: float
+    bits_per_byte: float
+
+
+class SplitEvaluator:
+    """Evaluates models on named splits of tokens, each time on the same seeded batches.
+
+    >>> evaluator = SplitEvaluator(tokenizer, {"train": train, "val": val}, block_size=64,
+    ...                            batch_size=12, iters=200, seed=0)   # doctest: +SKIP
+    >>> evaluator(model)["val"].bits_per_byte                          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        splits: dict[str, np.ndarray],
+        *,
+        block_size: int,
+        batch_size: int,
+        iters: int,
+        seed: int,
+        autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    ) -> None:
+        for name, tokens in splits.items():  # fail now, not at the first evaluation
+            if len(tokens) < block_size + 1:
+                raise DatasetError(f"The {name} split has {len(tokens)} tokens, fewer than one "
+                                   f"window of {block_size} + 1 needs.")
+        self.tokenizer, self.splits = tokenizer, splits
+        self.block_size, self.batch_size = block_size, batch_size
+        self.iters, self.seed = iters, seed
+        self.autocast = autocast
+        self._n_bytes: dict[str, int] | None = None  # counted once, when first needed
+
+    def __call__(self, model: nn.Module) -> dict[str, SplitLoss]:
+        if self._n_bytes is None:
+            lengths = token_byte_lengths(self.tokenizer)
+            self._n_bytes = {name: count_bytes(t, lengths) for name, t in self.splits.items()}
+        results = {}
+        for name, tokens in self.splits.items():
+            loss = estimate_loss(model, tokens, block_size=self.block_size,
+                                 batch_size=self.batch_size, iters=self.iters, seed=self.seed,
+                                 autocast=self.autocast)
+            results[name] = SplitLoss(loss, *loss_report(loss, len(tokens), self._n_bytes[name]))
+        return results

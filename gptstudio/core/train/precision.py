@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import torch
 
@@ -58,7 +58,7 @@ def resolve_compile(requested: str, device: torch.device) -> bool:
     raise ConfigError(f"Unknown compile setting {requested!r}; use auto, on or off.")
 
 
-def autocast_factory(precision: str, device: torch.device) -> Callable[[], ContextManager]:
+def autocast_factory(precision: str, device: torch.device) -> Callable[[], AbstractContextManager]:
     """A function making the context a forward pass runs in (autocast for bf16, else nothing)."""
     if precision == "bf16":
         return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -37,17 +37,23 @@ import torch
 from torch import nn
 
 from gptstudio.core.data import RandomBatcher
-from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError, TokenizerError, \
-    TrainingError
+from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError, TrainingError
 from gptstudio.core.train.checkpoint import LoadedCheckpoint, save_checkpoint
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
-from gptstudio.core.train.evaluation import count_bytes, estimate_loss, loss_report, \
-    token_byte_lengths
-from gptstudio.core.train.events import CheckpointEvent, EvalEvent, SampleEvent, StatusEvent, \
-    StepEvent, TrainEvent, WarningEvent
+from gptstudio.core.train.evaluation import SplitEvaluator
+from gptstudio.core.train.events import (
+    CheckpointEvent,
+    EvalEvent,
+    SampleEvent,
+    StatusEvent,
+    StepEvent,
+    TrainEvent,
+    WarningEvent,
+)
 from gptstudio.core.train.optimizer import build_optimizer
 from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
+from gptstudio.core.train.samples import check_sample_prompt, sample_text
 from gptstudio.core.train.schedule import learning_rate_at
 from gptstudio.core.train.state import ResumeState
 
@@ -116,13 +122,13 @@ class Trainer:
         # Each rank draws its own windows; the checkpointed position is rank 0's.
         self.batcher = RandomBatcher(train_tokens, self.block_size, config.batch_size,
                                      seed=config.seed + self.rank)
-        self._splits = {"train": train_tokens, "val": val_tokens}
-        for name, tokens in self._splits.items():  # fail now, not at the first evaluation
-            if len(tokens) < self.block_size + 1:
-                raise DatasetError(f"The {name} split has {len(tokens)} tokens, fewer than one "
-                                   f"window of {self.block_size} + 1 needs.")
-        self._split_bytes: dict[str, int] | None = None  # counted at the first evaluation
-        self._check_sample_prompt()
+        self.evaluator = SplitEvaluator(
+            tokenizer, {"train": train_tokens, "val": val_tokens}, block_size=self.block_size,
+            batch_size=config.batch_size, iters=config.eval_iters,
+            seed=config.seed + EVAL_SEED_OFFSET + self.rank, autocast=self._autocast,
+        )
+        if config.sample_interval and self.rank == 0:
+            check_sample_prompt(tokenizer, config.sample_prompt)
 
         self.step = 0
         self.tokens_seen = 0
@@ -131,6 +137,7 @@ class Trainer:
         self.peak_lr_override: float | None = None  # set through TrainControl.set_learning_rate
         self._start_rng: torch.Tensor | None = None
         self._compile_failed = False
+        self._started = False
         self._saved_step: int | None = None  # step of the last checkpoint written or loaded
         self._saved_path: str | None = None
         if start_state is not None:
@@ -157,7 +164,11 @@ class Trainer:
         `control.resume()` or `stop()` (so resume from another thread, or before asking for the
         next event). Raises TrainingError after `max_nonfinite` non-finite steps in a row
         (a "failed" StatusEvent comes first); other errors propagate after a "failed" status.
+        A Trainer runs once: make a new one (from a checkpoint) to train again.
         """
+        if self._started:
+            raise TrainingError("This Trainer has already run; make a new one to train again.")
+        self._started = True
         try:
             yield from self._events()
         except TrainingError:
@@ -314,39 +325,22 @@ class Trainer:
 
     def evaluate(self) -> EvalEvent:
         """Mean loss, perplexity and bits per byte on both splits, at the current weights."""
-        cfg = self.config
-        if self._split_bytes is None:
-            lengths = token_byte_lengths(self.tokenizer)
-            self._split_bytes = {k: count_bytes(v, lengths) for k, v in self._splits.items()}
-        results = {}
-        for name, tokens in self._splits.items():
-            loss = estimate_loss(self.model, tokens, block_size=self.block_size,
-                                 batch_size=cfg.batch_size, iters=cfg.eval_iters,
-                                 seed=cfg.seed + EVAL_SEED_OFFSET + self.rank,
-                                 autocast=self._autocast)
-            results[name] = (loss, *loss_report(loss, len(tokens), self._split_bytes[name]))
-        val_loss = results["val"][0]
-        best = math.isfinite(val_loss) and (self.best_val_loss is None
-                                            or val_loss < self.best_val_loss)
+        results = self.evaluator(self.model)
+        train, val = results["train"], results["val"]
+        best = math.isfinite(val.loss) and (self.best_val_loss is None
+                                            or val.loss < self.best_val_loss)
         if best:
-            self.best_val_loss = val_loss
-        (train_loss, train_ppl, train_bpb), (_, val_ppl, val_bpb) = results["train"], \
-            results["val"]
-        return EvalEvent(step=self.step, train_loss=train_loss, val_loss=val_loss,
-                         train_ppl=train_ppl, val_ppl=val_ppl, train_bpb=train_bpb,
-                         val_bpb=val_bpb, best=best)
+            self.best_val_loss = val.loss
+        return EvalEvent(step=self.step, train_loss=train.loss, val_loss=val.loss,
+                         train_ppl=train.perplexity, val_ppl=val.perplexity,
+                         train_bpb=train.bits_per_byte, val_bpb=val.bits_per_byte, best=best)
 
     def sample(self) -> SampleEvent:
         """Text from the fixed prompt with the fixed seed, at the current weights."""
-        from gptstudio.core.sampling import SamplingConfig, generate  # needs the model package
-
         cfg = self.config
-        sampling = SamplingConfig(max_new_tokens=cfg.sample_tokens,
-                                  temperature=cfg.sample_temperature, seed=cfg.seed,
-                                  n_alternatives=0)
-        with torch.random.fork_rng(devices=[]):
-            text = generate(self.model, self.tokenizer, cfg.sample_prompt, sampling)
-        self.model.train()
+        text = sample_text(self.model, self.tokenizer, cfg.sample_prompt,
+                           max_new_tokens=cfg.sample_tokens, temperature=cfg.sample_temperature,
+                           seed=cfg.seed)
         return SampleEvent(step=self.step, prompt=cfg.sample_prompt, text=text)
 
     def _checkpoint(self, val_loss: float | None) -> Iterator[TrainEvent]:
@@ -413,17 +407,6 @@ class Trainer:
     def _log(self, event: TrainEvent) -> None:
         if self.run is not None and self.rank == 0:
             self.run.log(event)
-
-    def _check_sample_prompt(self) -> None:
-        if not self.config.sample_interval or self.rank != 0:
-            return
-        try:
-            ids = self.tokenizer.encode(self.config.sample_prompt, allowed_special="all")
-        except TokenizerError as exc:
-            raise ConfigError(f"The sample prompt cannot be encoded: {exc}") from None
-        if not ids and getattr(self.tokenizer, "eot_id", None) is None:
-            raise ConfigError("The sample prompt is empty and this tokenizer has no "
-                              "end-of-text token to start from; set a sample prompt.")
 
 
 def _rank_and_world_size(rank: int | None, world_size: int | None) -> tuple[int, int]:
