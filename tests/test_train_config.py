@@ -224,3 +224,35 @@ def test_weight_decay_is_decoupled_and_skips_no_decay_parameters():
     assert torch.allclose(toy.proj.weight, before["proj.weight"] * (1 - 0.1 * 0.5))
     assert torch.equal(toy.emb.weight, before["emb.weight"])
     assert torch.equal(toy.proj.bias, before["proj.bias"])
+
+
+# --- precision and compile choices ---------------------------------------------------------
+
+
+def test_precision_auto_follows_native_bf16_support(monkeypatch):
+    import gptstudio.core.train.precision as precision
+
+    cpu = torch.device("cpu")
+    assert precision.resolve_precision("fp32", cpu) == "fp32"
+    assert precision.resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(precision, "has_fast_bf16", lambda device: True)
+    assert precision.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(precision, "has_fast_bf16", lambda device: False)
+    assert precision.resolve_precision("auto", cpu) == "fp32"
+    with pytest.raises(ConfigError, match="precision"):
+        precision.resolve_precision("fp8", cpu)
+    with pytest.raises(ConfigError, match="not available on meta"):
+        precision.resolve_precision("bf16", torch.device("meta"))
+
+
+def test_compile_auto_is_off_and_autocast_is_bf16_only_when_asked():
+    from gptstudio.core.train.precision import autocast_factory, resolve_compile
+
+    cpu = torch.device("cpu")
+    assert resolve_compile("auto", cpu) is False and resolve_compile("on", cpu) is True
+    with pytest.raises(ConfigError, match="compile"):
+        resolve_compile("maybe", cpu)
+    with autocast_factory("bf16", cpu)():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with autocast_factory("fp32", cpu)():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32

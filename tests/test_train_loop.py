@@ -382,6 +382,25 @@ def test_hooks_run_every_step_in_eval_safe_conditions_and_do_not_change_randomne
     assert with_hook == without
 
 
+def test_a_failing_torch_compile_falls_back_to_eager_with_a_warning(data, monkeypatch):
+    tok, train, val = data
+
+    def broken_compile(model):
+        def compiled(*args, **kwargs):
+            raise RuntimeError("no C++ compiler found")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    events = list(Trainer(nano(tok, dropout=0.1), tok, train, val,
+                          quick_config(max_steps=3, compile="on")).events())
+    warnings = [e for e in events if isinstance(e, WarningEvent)]
+    assert len(warnings) == 1 and "no C++ compiler" in warnings[0].message
+    eager = list(Trainer(nano(tok, dropout=0.1), tok, train, val,
+                         quick_config(max_steps=3)).events())
+    # The failed attempt consumed no data or randomness: same losses as a plain eager run.
+    assert [s.loss for s in steps_of(events)] == [s.loss for s in steps_of(eager)]
+
+
 def test_a_trainer_runs_only_once(data):
     tok, train, val = data
     trainer = Trainer(nano(tok), tok, train, val, quick_config(max_steps=1))

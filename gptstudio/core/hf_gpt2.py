@@ -67,7 +67,9 @@ def import_hf_gpt2(
     try:
         tensors = load_file(weights_path)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights_path} is not a readable safetensors file ({exc}).") from None
+        raise CheckpointError(
+            f"{weights_path} is not a readable safetensors file ({exc})."
+        ) from None
     hf_config = _read_hf_config(Path(config_path)) if config_path is not None else None
     config, state_dict = hf_to_state_dict(tensors, hf_config)
     model = GPT(config)
@@ -194,7 +196,9 @@ def _infer_config(hf: dict[str, torch.Tensor], hf_config: dict[str, Any]) -> GPT
             n_head=n_head, n_embd=int(n_embd), dropout=0.0, bias=True, tie_weights=tied,
         )
     except ConfigError as exc:
-        raise CheckpointError(f"The GPT-2 checkpoint describes an impossible model: {exc}") from None
+        raise CheckpointError(
+            f"The GPT-2 checkpoint describes an impossible model: {exc}"
+        ) from None
 
 
 def _our_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:

@@ -189,7 +189,9 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     ids = tokenizer.encode(prompt, allowed_special="all")
     if not ids:
         if tokenizer.eot_id is None:
-            raise ConfigError("Type a prompt: this tokenizer has no end-of-text token to start from.")
+            raise ConfigError(
+                "Type a prompt: this tokenizer has no end-of-text token to start from."
+            )
         ids = [tokenizer.eot_id]  # an empty prompt starts a fresh document
     return ids
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget,
 )
 
-from gptstudio.ui.theme import plot_theme
+from gptstudio.ui.theme import PlotTheme, plot_theme
 
 
 class ErrorLabel(QLabel):
@@ -24,11 +24,14 @@ class ErrorLabel(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, QColor(plot_theme().error))
-        self.setPalette(palette)
+        self.apply_theme(plot_theme())
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.hide()
+
+    def apply_theme(self, theme: PlotTheme) -> None:
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor(theme.error))
+        self.setPalette(palette)
 
     def show_error(self, message: str | None) -> None:
         self.setText(message or "")

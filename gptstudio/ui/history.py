@@ -48,6 +48,11 @@ class Columns:
     def clear(self) -> None:
         self._size = 0
 
+    def copy_from(self, other: Columns) -> None:
+        """Become a copy of `other` (same column names)."""
+        self._data = {n: other._data[n].copy() for n in self.names}
+        self._size = len(other)
+
     def truncate(self, n: int) -> None:
         """Keep only the first `n` rows."""
         self._size = max(0, min(n, self._size))
@@ -110,6 +115,14 @@ class RunHistory:
         self.steps.clear()
         self.evals.clear()
         self.samples.clear()
+        self.version += 1
+
+    def copy_from(self, other: RunHistory) -> None:
+        """Become a copy of `other`, in place (plots keep their reference to this object)."""
+        self.name, self.bytes_per_token = other.name, other.bytes_per_token
+        self.steps.copy_from(other.steps)
+        self.evals.copy_from(other.evals)
+        self.samples = list(other.samples)
         self.version += 1
 
     def sample_near(self, step: float) -> tuple[int, str] | None:

@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PySide6.QtCore import QSaveFile, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget, QWidget
+from PySide6.QtCore import QSaveFile, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QTabWidget, QWidget
 
 from gptstudio.core.corpora import DEFAULT_CORPUS
 from gptstudio.ui import dialogs
 from gptstudio.ui.app import configure_pyqtgraph
-from gptstudio.ui.plots import _human_tokens
+from gptstudio.ui.form import ErrorLabel
+from gptstudio.ui.menus import build_menus
+from gptstudio.ui.plots import human_tokens
 from gptstudio.ui.run_files import is_run_folder
 from gptstudio.ui.session import IDLE, PAUSED, PREPARING, STOPPING, TRAINING, Session
 from gptstudio.ui.settings import AppSettings
 from gptstudio.ui.setup_tab import SetupTab
+from gptstudio.ui.theme import plot_theme
 from gptstudio.ui.train_tab import TrainTab
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ STATE_TEXT = {IDLE: "Idle", PREPARING: "Preparing…", TRAINING: "Training", PAU
 def device_description() -> str:
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU · {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"CPU · {n} thread{'s' if n != 1 else ''}"
 
 
 class MainWindow(QMainWindow):
@@ -68,7 +72,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self._build_status_bar()
-        self._build_menus()
+        build_menus(self)
         self._connect()
 
         self.resize(1280, 820)
@@ -100,69 +104,6 @@ class MainWindow(QMainWindow):
         self.status_timer.timeout.connect(self._update_speed)
         self.status_timer.start()
 
-    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: str | QKeySequence | None = None,
-                name: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if name:
-            action.setObjectName(name)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&New run", self.new_run, QKeySequence.StandardKey.New, "newRunAction")
-        self._action(file, "Open &corpus…", self.open_corpus_dialog, QKeySequence.StandardKey.Open,
-                     "openCorpusAction")
-        self._action(file, "Open &run…", self.open_run_dialog, "Ctrl+Shift+O", "openRunAction")
-        self.recent_menu = file.addMenu("Recent &runs")
-        self.recent_menu.setObjectName("recentRunsMenu")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file.addSeparator()
-        self.save_action = self._action(file, "&Save checkpoint", self.save_checkpoint,
-                                        QKeySequence.StandardKey.Save, "saveCheckpointAction")
-        self._action(file, "&Export metrics CSV…", self.export_metrics_dialog, "Ctrl+E",
-                     "exportCsvAction")
-        self._action(file, "Export &plot PNG…", self.export_plot_dialog, "Ctrl+Shift+E",
-                     "exportPngAction")
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
-
-        train = bar.addMenu("&Training")
-        self.start_action = self._action(train, "&Start", self.start_training, "Ctrl+Return",
-                                         "startAction")
-        self.pause_action = self._action(train, "&Pause / resume", self.toggle_pause, "Ctrl+P",
-                                         "pauseAction")
-        self.stop_action = self._action(train, "S&top", self.stop_training, "Ctrl+.",
-                                        "stopAction")
-
-        view = bar.addMenu("&View")
-        self._action(view, "&Setup tab", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1")
-        self._action(view, "&Train tab", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2")
-        view.addSeparator()
-        self.log_action = self._action(view, "&Log scale", self.train_tab.log_y.setChecked,
-                                       "Ctrl+L", "logScaleAction")
-        self.log_action.setCheckable(True)
-        self.train_tab.log_y.toggled.connect(self.log_action.setChecked)
-        axis = view.addMenu("Loss plot &x axis")
-        group = QActionGroup(self)
-        for index in range(self.train_tab.x_mode.count()):
-            action = QAction(self.train_tab.x_mode.itemText(index), self, checkable=True)
-            action.setData(index)
-            action.setChecked(index == 0)
-            action.triggered.connect(self._on_x_axis_action)
-            group.addAction(action)
-            axis.addAction(action)
-        self._action(view, "&Reset plot zoom", self._reset_zoom, "Ctrl+0")
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts,
-                     QKeySequence.StandardKey.HelpContents, "shortcutsAction")
-        self._action(help_menu, "&About GPT Studio", lambda: dialogs.show_about(self))
-
     def _connect(self) -> None:
         s, t = self.session, self.train_tab
         s.error_raised.connect(self._on_error_raised)
@@ -183,6 +124,7 @@ class MainWindow(QMainWindow):
         t.checkpoint_requested.connect(self.save_checkpoint)
         t.runs.open_requested.connect(self.open_run)
         self.setup_tab.start_allowed_changed.connect(self._on_start_allowed_changed)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self.apply_theme)
         self.setup_tab.model_box.changed.connect(self._update_params)
         self.setup_tab._on_anything_changed()
         self._on_state_changed(s.state)
@@ -308,7 +250,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _reset_zoom(self) -> None:
-        self.train_tab.loss_plot.enableAutoRange()
+        for plot in [self.train_tab.loss_plot, *self.train_tab.metric_plots]:
+            plot.reset_view()
 
     @Slot()
     def _on_x_axis_action(self) -> None:
@@ -363,7 +306,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_started(self, info: Any) -> None:
-        self.train_tab.begin_run(info.name, info.max_steps, info.bytes_per_token,
+        self.train_tab.begin_run(info.name, info.max_steps, start_step=info.start_step,
                                  keep_history=info.resumed)
         self.train_tab.set_resumable(False)
         self.params_label.setText(f"{info.n_params / 1e6:,.2f}M parameters")
@@ -418,6 +361,15 @@ class MainWindow(QMainWindow):
         self._update_params()
 
     @Slot()
+    def apply_theme(self) -> None:
+        """Re-colour what Qt does not (plots, error text) after a light/dark switch."""
+        theme = plot_theme()
+        for plot in [self.train_tab.loss_plot, *self.train_tab.metric_plots]:
+            plot.apply_theme(theme)
+        for label in self.findChildren(ErrorLabel):
+            label.apply_theme(theme)
+
+    @Slot()
     def _update_params(self) -> None:
         if self.session.is_training:
             return
@@ -428,7 +380,7 @@ class MainWindow(QMainWindow):
     def _update_speed(self) -> None:
         tps = self.train_tab._last.get("tokens_per_s")
         if self.session.state == TRAINING and tps is not None and math.isfinite(tps):
-            self.speed_label.setText(f"{_human_tokens(tps)} tokens/s")
+            self.speed_label.setText(f"{human_tokens(tps)} tokens/s")
         else:
             self.speed_label.setText("")
 

@@ -23,7 +23,8 @@ from gptstudio.ui.form import ErrorLabel, FormGrid
 
 DEFAULT_PRESET = "tiny"
 GPT_INT_FIELDS = {  # field -> (label, tooltip, maximum)
-    "block_size": ("Context (block_size)", "The longest context the model reads, in tokens.", 65536),
+    "block_size": ("Context (block_size)", "The longest context the model reads, in tokens.",
+                   65536),
     "n_layer": ("Layers (n_layer)", "How many transformer blocks are stacked.", 512),
     "n_head": ("Heads (n_head)", "Attention heads per layer; must divide the width.", 512),
     "n_embd": ("Width (n_embd)", "Size of every token's vector inside the model.", 65536),

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 STEP_ROLE = Qt.ItemDataRole.UserRole
+TEXT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class SamplesPanel(QWidget):
@@ -23,6 +24,8 @@ class SamplesPanel(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("samplesView")
         self.list.setUniformItemSizes(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setAlternatingRowColors(True)
         self.text = QPlainTextEdit()
         self.text.setObjectName("sampleText")
@@ -42,6 +45,12 @@ class SamplesPanel(QWidget):
         self.list.clear()
         self.text.clear()
 
+    def set_samples(self, samples: list[tuple[int, str]]) -> None:
+        """Replace the list (oldest first in `samples`, shown newest first)."""
+        self.clear()
+        for step, text in samples:
+            self.add_sample(step, text)
+
     def add_sample(self, step: int, text: str) -> None:
         """Add a sample at the top; it becomes the shown one unless the user picked another."""
         follow = self.list.currentRow() <= 0
@@ -49,7 +58,7 @@ class SamplesPanel(QWidget):
         item = QListWidgetItem(f"step {step:,}:  {one_line[:80]}")
         item.setData(STEP_ROLE, step)
         item.setData(Qt.ItemDataRole.ToolTipRole, text[:500])
-        item.setData(Qt.ItemDataRole.UserRole + 1, text)
+        item.setData(TEXT_ROLE, text)
         self.list.insertItem(0, item)
         if follow:
             self.list.setCurrentRow(0)
@@ -75,4 +84,5 @@ class SamplesPanel(QWidget):
             self.text.clear()
             return
         step = int(current.data(STEP_ROLE))
-        self.text.setPlainText(f"— step {step:,} —\n{current.data(Qt.ItemDataRole.UserRole + 1)}")
+        text = current.data(TEXT_ROLE)
+        self.text.setPlainText(f"— step {step:,} —\n{text}")

@@ -2,8 +2,9 @@
 
 Tabs never talk to each other or to workers directly. They call Session methods (load a corpus,
 train a tokenizer, start/pause/stop training, open a run) and listen to its signals. Workers'
-signals arrive at `@Slot` methods here, in the GUI thread (PITFALLS: lambdas would run in the
-worker thread), and are re-emitted as the Session's own signals.
+signals arrive at `@Slot` methods here or are relayed by signal-to-signal connections, both of
+which run in the GUI thread (PITFALLS: a lambda connected to a worker would run in the worker's
+thread), so every Session signal is emitted in the GUI thread.
 
 While training runs, the model belongs to the training worker alone (STYLE.md 7). Later tabs get
 at it in two ways, both produced *inside* the worker between steps: attention snapshots every N
@@ -16,7 +17,7 @@ Left out: widgets (the tabs), and every piece of engine work (gptstudio.core).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,40 +28,16 @@ from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.tokenizers import CharTokenizer, Tokenizer
 from gptstudio.ui.corpus_loader import describe_choice, load_choice
 from gptstudio.ui.run_files import OpenedRun, default_runs_root, is_run_folder, open_run_folder
+from gptstudio.ui.tokenizer_choice import TokenizerChoice, named_tokenizer, tiktoken_statuses
 from gptstudio.ui.tokenizer_worker import TokenizerWorker
 from gptstudio.ui.train_worker import TrainJob, TrainWorker, WeightsSnapshot
-from gptstudio.ui.workers import TaskWorker, Worker, WorkerHandle, start_worker
+from gptstudio.ui.workers import TaskWorker, Worker, WorkerSlots
 
 log = logging.getLogger(__name__)
 
-TIKTOKEN_NAMES = ("gpt2", "cl100k_base", "o200k_base")
-
 # Training states, as shown in the status bar.
 IDLE, PREPARING, TRAINING, PAUSED, STOPPING = "idle", "preparing", "training", "paused", "stopping"
-
-
-@dataclass(frozen=True)
-class TokenizerChoice:
-    """What the Setup tab asked for: "char", "bpe" (vocab_size, pattern), "tiktoken:NAME",
-    "file" (path), or "run" (the tokenizer of an opened run)."""
-
-    kind: str
-    vocab_size: int = 512
-    pattern: str = "gpt2"
-    path: str = ""
-
-
-def _named_tokenizer(name: str) -> Tokenizer:
-    from gptstudio.core.tokenizers import TiktokenTokenizer
-
-    return TiktokenTokenizer.named(name)
-
-
-def tiktoken_statuses() -> dict[str, tuple[bool, str]]:
-    """(available, reason) of each named encoding; may probe the network for ~2 s."""
-    from gptstudio.core.tokenizers import named_encoding_status
-
-    return {name: named_encoding_status(name) for name in TIKTOKEN_NAMES}
+CORPUS, TOKENIZER, TIKTOKEN, TRAIN = "corpus", "tokenizer", "tiktoken", "train"  # worker places
 
 
 class Session(QObject):
@@ -69,12 +46,12 @@ class Session(QObject):
     corpus_loading = Signal(str)  # a label of what is being loaded
     corpus_progress = Signal(object)  # DownloadProgress
     corpus_changed = Signal(object)  # Corpus
-    corpus_failed = Signal(str)
+    corpus_failed = Signal(str)  # a message, or "" when cancelled
     tokenizer_training = Signal(int)  # the target vocabulary size
-    tokenizer_progress = Signal(object)  # MergeEvent
     tokenizer_loading = Signal(str)  # a named encoding is being loaded (maybe downloaded)
+    tokenizer_progress = Signal(object)  # MergeEvent
     tokenizer_changed = Signal(object)  # Tokenizer, or None while one must be trained first
-    tokenizer_failed = Signal(str)
+    tokenizer_failed = Signal(str)  # a message, or "" when cancelled
     tiktoken_checked = Signal(object)  # {name: (available, reason)}
     training_state_changed = Signal(str)
     run_started = Signal(object)  # RunStarted (from the worker, once the run is ready)
@@ -84,10 +61,10 @@ class Session(QObject):
     checkpoint_saved = Signal(object)  # CheckpointEvent
     status_changed = Signal(str)  # a sentence for the status bar
     warning_raised = Signal(str)
-    run_opened = Signal(object)  # OpenedRun (curves and configs of a run folder)
-    run_closed = Signal()  # "New run": forget the current run
     attention_ready = Signal(object)  # AttentionSnapshot, every attention_interval steps
     weights_ready = Signal(object)  # WeightsSnapshot
+    run_opened = Signal(object)  # OpenedRun (curves and configs of a run folder)
+    run_closed = Signal()  # "New run": forget the current run
     error_raised = Signal(str, str)  # title, message: the window shows a dialog
 
     def __init__(self, parent: QObject | None = None, runs_root: Path | None = None) -> None:
@@ -97,6 +74,7 @@ class Session(QObject):
         self.corpus_spec: str | None = None
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_choice = TokenizerChoice("char")
+        self.tiktoken_statuses: dict[str, tuple[bool, str]] | None = None  # once checked
         self.state = IDLE
         self.run_dir: Path | None = None  # the run being trained, or the one opened
         self.opened_run: OpenedRun | None = None  # set while an opened run can be resumed
@@ -104,20 +82,16 @@ class Session(QObject):
         self.attention_interval = 0  # 0: no attention snapshots (no tab needs them yet)
         self.attention_prompt = ""
         self.weights_interval = 0  # 0: weights only on request
-        self._corpus_task: WorkerHandle | None = None
-        self._loading_spec = ""
-        self._tokenizer_task: WorkerHandle | None = None
-        self._tiktoken_task: WorkerHandle | None = None
-        self._train: WorkerHandle | None = None
-        self._retired: list[WorkerHandle] = []  # asked to stop, maybe still finishing
+        self.workers = WorkerSlots(self)
         self.closed = False  # after shutdown() no worker may start (late timers, queued calls)
+        self._loading_spec = ""
 
     # ==== corpus ==================================================================================
     def load_corpus(self, spec: str, *, background: bool = True) -> None:
         """Load a corpus choice (see corpus_loader); the result arrives as `corpus_changed`."""
         if self.closed:
             return
-        self._retire("_corpus_task")
+        self.workers.retire(CORPUS)
         self.corpus_loading.emit(describe_choice(spec))
         if not background:
             try:
@@ -128,41 +102,36 @@ class Session(QObject):
             self._set_corpus(spec, corpus)
             return
         worker = TaskWorker(lambda progress, cancel: load_choice(spec, progress, cancel))
-        self._loading_spec = spec
-        worker.progressed.connect(self._on_corpus_progressed)
+        worker.progressed.connect(self.corpus_progress)  # relayed in the GUI thread
         worker.succeeded.connect(self._on_corpus_loaded)
         worker.failed.connect(self._on_corpus_failed)
         worker.cancelled.connect(self._on_corpus_cancelled)
-        self._corpus_task = start_worker(worker, "corpus-loader")
+        self._loading_spec = spec
+        self.workers.start(CORPUS, worker, "corpus-loader")
 
     def cancel_corpus_load(self) -> None:
-        self._retire("_corpus_task")
+        self.workers.retire(CORPUS)
         self.corpus_failed.emit("")  # "" = cancelled: hide the progress, show no error
 
     def is_loading_corpus(self) -> bool:
-        return self._corpus_task is not None
-
-    @Slot(object)
-    def _on_corpus_progressed(self, event: Any) -> None:
-        if self._is_current(self._corpus_task):
-            self.corpus_progress.emit(event)
+        return self.workers.get(CORPUS) is not None
 
     @Slot(object)
     def _on_corpus_loaded(self, corpus: Corpus) -> None:
-        if self._is_current(self._corpus_task):
-            self._corpus_task = None
+        if self.workers.is_current(CORPUS, self.sender()):
+            self.workers.release(CORPUS)
             self._set_corpus(self._loading_spec, corpus)
 
     @Slot(str)
     def _on_corpus_failed(self, message: str) -> None:
-        if self._is_current(self._corpus_task):
-            self._corpus_task = None
+        if self.workers.is_current(CORPUS, self.sender()):
+            self.workers.release(CORPUS)
             self._report("Cannot open the corpus", message, self.corpus_failed)
 
     @Slot()
     def _on_corpus_cancelled(self) -> None:
-        if self._is_current(self._corpus_task):
-            self._corpus_task = None
+        if self.workers.is_current(CORPUS, self.sender()):
+            self.workers.release(CORPUS)
             self.corpus_failed.emit("")
 
     def _set_corpus(self, spec: str, corpus: Corpus) -> None:
@@ -175,26 +144,24 @@ class Session(QObject):
 
     # ==== tokenizer ===============================================================================
     def set_tokenizer(self, choice: TokenizerChoice) -> None:
-        """Make the tokenizer the Setup tab chose. Char/tiktoken/file: now. BPE: needs training."""
-        self._retire("_tokenizer_task")
+        """Make the tokenizer the Setup tab chose. Char/file/run: now. tiktoken: in the
+        background (it may download). BPE: once `train_bpe()` has run."""
+        self.workers.retire(TOKENIZER)
         self.tokenizer_choice = choice
         try:
             if choice.kind == "char":
-                if self.corpus is None:
-                    self._set_tokenizer(None)
-                    return
                 # The vocabulary is the corpus's characters (+ the document separator).
-                self._set_tokenizer(CharTokenizer.from_text(self.corpus.text))
+                chars = CharTokenizer.from_text(self.corpus.text) if self.corpus else None
+                self._set_tokenizer(chars)
             elif choice.kind == "bpe":
                 self._set_tokenizer(None)  # Start waits until train_bpe() has run
             elif choice.kind.startswith("tiktoken:"):
-                # May download the rank file once: in the background, like BPE training.
                 self._set_tokenizer(None)
                 name = choice.kind.split(":", 1)[1]
-                self._start_tokenizer_task(TaskWorker(lambda _p, _c: _named_tokenizer(name)),
+                self._start_tokenizer_task(TaskWorker(lambda _p, _c: named_tokenizer(name)),
                                            f"Loading the {name} encoding…")
-            elif choice.kind == "run":
-                pass  # set by open_run()
+            elif choice.kind == "run":  # back to the opened run's own tokenizer
+                self._set_tokenizer(self.opened_run.tokenizer if self.opened_run else None)
             elif choice.kind == "file":
                 from gptstudio.core.tokenizers import load_tokenizer
 
@@ -213,52 +180,46 @@ class Session(QObject):
             self._report("Cannot train the tokenizer", "Choose a corpus first.",
                          self.tokenizer_failed)
             return
-        self._retire("_tokenizer_task")
         self.tokenizer_choice = TokenizerChoice("bpe", vocab_size, pattern)
         self._set_tokenizer(None)
         worker = TokenizerWorker(self.corpus.text, vocab_size, pattern)
-        worker.merged.connect(self._on_tokenizer_merged)
+        worker.merged.connect(self.tokenizer_progress)  # relayed in the GUI thread
         self._start_tokenizer_task(worker, "")
         self.tokenizer_training.emit(vocab_size)
 
     def _start_tokenizer_task(self, worker: Worker, label: str) -> None:
         if self.closed:
             return
-        worker.succeeded.connect(self._on_tokenizer_trained)
+        worker.succeeded.connect(self._on_tokenizer_ready)
         worker.failed.connect(self._on_tokenizer_failed)
         worker.cancelled.connect(self._on_tokenizer_cancelled)
-        self._tokenizer_task = start_worker(worker, "tokenizer-task")
+        self.workers.start(TOKENIZER, worker, "tokenizer-task")
         if label:
             self.tokenizer_loading.emit(label)
 
     def cancel_tokenizer_training(self) -> None:
-        self._retire("_tokenizer_task")
+        self.workers.retire(TOKENIZER)
         self.tokenizer_failed.emit("")
 
     def is_training_tokenizer(self) -> bool:
-        return self._tokenizer_task is not None
+        return self.workers.get(TOKENIZER) is not None
 
     @Slot(object)
-    def _on_tokenizer_merged(self, event: Any) -> None:
-        if self._is_current(self._tokenizer_task):
-            self.tokenizer_progress.emit(event)
-
-    @Slot(object)
-    def _on_tokenizer_trained(self, tokenizer: Tokenizer) -> None:
-        if self._is_current(self._tokenizer_task):
-            self._tokenizer_task = None
+    def _on_tokenizer_ready(self, tokenizer: Tokenizer) -> None:
+        if self.workers.is_current(TOKENIZER, self.sender()):
+            self.workers.release(TOKENIZER)
             self._set_tokenizer(tokenizer)
 
     @Slot(str)
     def _on_tokenizer_failed(self, message: str) -> None:
-        if self._is_current(self._tokenizer_task):
-            self._tokenizer_task = None
-            self._report("Cannot train the tokenizer", message, self.tokenizer_failed)
+        if self.workers.is_current(TOKENIZER, self.sender()):
+            self.workers.release(TOKENIZER)
+            self._report("Cannot prepare the tokenizer", message, self.tokenizer_failed)
 
     @Slot()
     def _on_tokenizer_cancelled(self) -> None:
-        if self._is_current(self._tokenizer_task):
-            self._tokenizer_task = None
+        if self.workers.is_current(TOKENIZER, self.sender()):
+            self.workers.release(TOKENIZER)
             self.tokenizer_failed.emit("")
 
     def _set_tokenizer(self, tokenizer: Tokenizer | None) -> None:
@@ -271,20 +232,24 @@ class Session(QObject):
             return
         worker = TaskWorker(lambda _p, _c: tiktoken_statuses())
         worker.succeeded.connect(self._on_tiktoken_checked)
-        self._retire("_tiktoken_task")
-        self._tiktoken_task = start_worker(worker, "tiktoken-check")
+        self.workers.start(TIKTOKEN, worker, "tiktoken-check")
 
     @Slot(object)
     def _on_tiktoken_checked(self, statuses: dict[str, tuple[bool, str]]) -> None:
-        if self._is_current(self._tiktoken_task):
-            self._tiktoken_task = None
+        if self.workers.is_current(TIKTOKEN, self.sender()):
+            self.workers.release(TIKTOKEN)
+            self.tiktoken_statuses = statuses
             self.tiktoken_checked.emit(statuses)
 
     # ==== training ================================================================================
     @property
     def is_training(self) -> bool:
         """True from Start until the worker has finished (also while paused or stopping)."""
-        return self._train is not None
+        return self.workers.get(TRAIN) is not None
+
+    def _trainer(self) -> TrainWorker | None:
+        handle = self.workers.get(TRAIN)
+        return handle.worker if handle is not None else None  # type: ignore[return-value]
 
     def start_training(self, model_config: Any, train_config: Any) -> bool:
         """Start (or, for an opened run, resume) training on a worker thread; False if refused."""
@@ -296,71 +261,66 @@ class Session(QObject):
             return False
         resume = self.opened_run is not None and self.opened_run.can_resume
         run_dir = self.opened_run.path if resume else self._new_run_dir(model_config)
-        job = TrainJob(
+        worker = TrainWorker(TrainJob(
             corpus=self.corpus, corpus_spec=self.corpus_spec or self.corpus.source,
-            tokenizer=self.tokenizer, model_config=model_config,
-            train_config=train_config, run_dir=run_dir, resume=resume,
-            attention_interval=self.attention_interval, attention_prompt=self.attention_prompt,
-            weights_interval=self.weights_interval,
-        )
-        worker = TrainWorker(job)
+            tokenizer=self.tokenizer, model_config=model_config, train_config=train_config,
+            run_dir=run_dir, resume=resume, attention_interval=self.attention_interval,
+            attention_prompt=self.attention_prompt, weights_interval=self.weights_interval,
+        ))
+        # Plain relays: signal-to-signal connections re-emit in this (the GUI) thread.
+        for source, target in ((worker.step_finished, self.step_finished),
+                               (worker.eval_finished, self.eval_finished),
+                               (worker.sample_ready, self.sample_ready),
+                               (worker.checkpoint_saved, self.checkpoint_saved),
+                               (worker.status_changed, self.status_changed),
+                               (worker.warning_raised, self.warning_raised),
+                               (worker.attention_ready, self.attention_ready)):
+            source.connect(target)
         worker.run_started.connect(self._on_run_started)
-        worker.step_finished.connect(self._on_step_finished)
-        worker.eval_finished.connect(self._on_eval_finished)
-        worker.sample_ready.connect(self._on_sample_ready)
-        worker.checkpoint_saved.connect(self._on_checkpoint_saved)
-        worker.status_changed.connect(self._on_status_changed)
-        worker.warning_raised.connect(self._on_warning_raised)
-        worker.attention_ready.connect(self._on_attention_ready)
         worker.weights_ready.connect(self._on_weights_ready)
         worker.failed.connect(self._on_training_failed)
         worker.finished.connect(self._on_training_finished)
         self.run_dir = run_dir
-        self._train = start_worker(worker, "trainer")
+        self.workers.start(TRAIN, worker, "trainer")
         self._set_state(PREPARING)
         return True
 
     def pause(self) -> None:
         """Pause before the next step (the worker keeps serving save/weights requests)."""
-        if self._train is not None and self.state == TRAINING:
-            self._train.worker.pause()
+        if self.state == TRAINING:
+            self._trainer().pause()
             self._set_state(PAUSED)
 
     def resume(self) -> None:
-        if self._train is not None and self.state == PAUSED:
-            self._train.worker.resume()
+        if self.state == PAUSED:
+            self._trainer().resume()
             self._set_state(TRAINING)
 
     def stop(self, save: bool = True) -> None:
         """Ask the worker to stop after the current step. With `save` (the default) the engine
         writes a final checkpoint, so the run can be resumed from where it stopped."""
-        if self._train is not None and self.state != STOPPING:
-            self._train.worker.request_stop(save=save)
+        if self.is_training and self.state != STOPPING:
+            self._trainer().request_stop(save=save)
             self._set_state(STOPPING)
 
     def save_checkpoint(self) -> bool:
         """Ask the worker to save a checkpoint at the next step; False when not training."""
-        if self._train is None:
+        if not self.is_training:
             return False
-        self._train.worker.request_checkpoint()
+        self._trainer().request_checkpoint()
         return True
 
     def set_learning_rate(self, lr: float) -> None:
-        if self._train is not None:
-            self._train.worker.control.set_learning_rate(lr)
+        """A new peak learning rate from the next step on (the engine checks the value)."""
+        if self.is_training:
+            self._trainer().control.set_learning_rate(lr)
 
     def request_weights(self) -> bool:
         """Ask for a numpy copy of the weights (`weights_ready`); False when not training."""
-        if self._train is None:
+        if not self.is_training:
             return False
-        self._train.worker.request_weights()
+        self._trainer().request_weights()
         return True
-
-    def wait_for_training(self, timeout_ms: int = 60_000) -> bool:
-        """Block until the training thread has ended (for scripts and benchmarks)."""
-        if self._train is None:
-            return True
-        return self._train.thread.wait(timeout_ms)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -368,77 +328,39 @@ class Session(QObject):
             self.training_state_changed.emit(state)
 
     def _new_run_dir(self, model_config: Any) -> Path:
-        from datetime import datetime
-
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         corpus = (self.corpus.name if self.corpus else "corpus").replace("/", "-")[:24]
         base = f"{stamp}-{model_config.arch}-{corpus}"
-        path = self.runs_root / base
-        n = 2
+        path, n = self.runs_root / base, 2
         while path.exists():  # two starts within one second
-            path = self.runs_root / f"{base}-{n}"
-            n += 1
+            path, n = self.runs_root / f"{base}-{n}", n + 1
         return path
 
     @Slot(object)
     def _on_run_started(self, info: Any) -> None:
-        if self._is_current(self._train):
+        if self.workers.is_current(TRAIN, self.sender()):
             self.opened_run = None  # it is running now; its curves come live
-            self._set_state(TRAINING if not self._train.worker.control.paused else PAUSED)
+            self._set_state(PAUSED if self._trainer().control.paused else TRAINING)
             self.run_started.emit(info)
 
     @Slot(object)
-    def _on_step_finished(self, event: Any) -> None:
-        if self._is_current(self._train):
-            self.step_finished.emit(event)
-
-    @Slot(object)
-    def _on_eval_finished(self, event: Any) -> None:
-        if self._is_current(self._train):
-            self.eval_finished.emit(event)
-
-    @Slot(object)
-    def _on_sample_ready(self, event: Any) -> None:
-        if self._is_current(self._train):
-            self.sample_ready.emit(event)
-
-    @Slot(object)
-    def _on_checkpoint_saved(self, event: Any) -> None:
-        if self._is_current(self._train):
-            self.checkpoint_saved.emit(event)
-
-    @Slot(str)
-    def _on_status_changed(self, message: str) -> None:
-        if self._is_current(self._train):
-            self.status_changed.emit(message)
-
-    @Slot(str)
-    def _on_warning_raised(self, message: str) -> None:
-        if self._is_current(self._train):
-            self.warning_raised.emit(message)
-
-    @Slot(object)
-    def _on_attention_ready(self, snapshot: Any) -> None:
-        if self._is_current(self._train):
-            self.attention_ready.emit(snapshot)
-
-    @Slot(object)
     def _on_weights_ready(self, snapshot: WeightsSnapshot) -> None:
-        if self._is_current(self._train):
+        if self.workers.is_current(TRAIN, self.sender()):
             self.latest_weights = snapshot
             self.weights_ready.emit(snapshot)
 
     @Slot(str)
     def _on_training_failed(self, message: str) -> None:
-        if self._is_current(self._train):
+        if self.workers.is_current(TRAIN, self.sender()):
             self._report("Training stopped", message, None)
 
     @Slot()
     def _on_training_finished(self) -> None:
-        if self._is_current(self._train):
-            handle = self._train
-            self._train = None
-            handle.thread.wait(5_000)  # run() has returned: the thread ends right away
+        if self.workers.is_current(TRAIN, self.sender()):
+            # run() has returned, so the thread ends right away: wait for it, so that "idle"
+            # really means no training thread is left.
+            self.workers.get(TRAIN).thread.wait(5_000)
+            self.workers.release(TRAIN)
             self._remember_finished_run()
             self._set_state(IDLE)
 
@@ -465,9 +387,7 @@ class Session(QObject):
         self.opened_run = opened
         self.run_dir = opened.path
         # The run's own tokenizer: its ids are what the checkpoint learnt.
-        self._retire("_tokenizer_task")
-        self.tokenizer_choice = TokenizerChoice("run")
-        self._set_tokenizer(opened.tokenizer)
+        self.set_tokenizer(TokenizerChoice("run"))
         spec = opened.corpus_spec
         if spec and spec != self.corpus_spec:
             # Bundled corpora load at once; files and downloads in the background.
@@ -488,30 +408,9 @@ class Session(QObject):
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every worker and wait for its thread; True if all ended in time."""
         self.closed = True
-        handles = [h for h in (self._train, self._corpus_task, self._tokenizer_task,
-                               self._tiktoken_task) if h]
-        self._train = self._corpus_task = self._tokenizer_task = self._tiktoken_task = None
-        ok = True
-        for handle in handles + self._retired:
-            ok = handle.stop(timeout_ms) and ok
-        self._retired = [h for h in self._retired if h.is_running()]
-        if self.state != IDLE:
-            self._set_state(IDLE)
+        ok = self.workers.shutdown(timeout_ms)
+        self._set_state(IDLE)
         return ok
-
-    def _retire(self, attr: str) -> None:
-        """Ask a task to stop without waiting for it; its late results are ignored."""
-        handle: WorkerHandle | None = getattr(self, attr)
-        setattr(self, attr, None)
-        self._retired = [h for h in self._retired if h.is_running()]
-        if handle is not None:
-            handle.worker.request_stop()
-            handle.thread.quit()
-            self._retired.append(handle)
-
-    def _is_current(self, handle: WorkerHandle | None) -> bool:
-        """True when the signal being handled comes from `handle`'s worker (not a retired one)."""
-        return handle is not None and self.sender() is handle.worker
 
     def _report(self, title: str, message: str, signal: Any) -> None:
         log.info("%s: %s", title, message)

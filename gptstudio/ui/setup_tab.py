@@ -19,7 +19,8 @@ from gptstudio.core.tokenizers import Tokenizer
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.ui.corpus_box import CorpusBox
 from gptstudio.ui.model_box import ModelBox
-from gptstudio.ui.session import Session, TokenizerChoice
+from gptstudio.ui.session import Session
+from gptstudio.ui.tokenizer_choice import TokenizerChoice
 from gptstudio.ui.tokenizer_box import TokenizerBox
 from gptstudio.ui.training_box import TrainingBox
 
@@ -171,6 +172,7 @@ class SetupTab(QScrollArea):
     def _on_tokenizer_changed(self, tokenizer: Tokenizer | None) -> None:
         corpus = self.session.corpus
         sample = corpus.preview(SAMPLE_CHARS) if corpus is not None else ""
+        self.tokenizer_box.select(self.session.tokenizer_choice)
         try:
             self.tokenizer_box.show_tokenizer(tokenizer, sample)
         except GPTStudioError as exc:  # e.g. a loaded tokenizer that cannot read this corpus

@@ -9,6 +9,8 @@ Left out: plotting.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _BLOCK = 256
@@ -27,10 +29,7 @@ def ema(x: np.ndarray, smoothing: float) -> np.ndarray:
         return x.copy()
     a = float(min(smoothing, 0.999))
     x = _forward_fill(x)
-    k = np.arange(_BLOCK)
-    # powers[k, i] = a^(k-i) for i <= k, else 0: row k sums the inputs that reach output k.
-    powers = np.tril(a ** (k[:, None] - k[None, :]).clip(min=0))
-    decay = a ** (k + 1)  # how much of the previous block's last value survives to output k
+    powers, decay = _block_matrices(a)
     out = np.empty_like(x)
     prev = x[0] if np.isfinite(x[0]) else 0.0
     for start in range(0, len(x), _BLOCK):
@@ -39,6 +38,16 @@ def ema(x: np.ndarray, smoothing: float) -> np.ndarray:
         out[start : start + n] = decay[:n] * prev + (1.0 - a) * (powers[:n, :n] @ block)
         prev = out[start + n - 1]
     return out
+
+
+@lru_cache(maxsize=8)
+def _block_matrices(a: float) -> tuple[np.ndarray, np.ndarray]:
+    """For weight `a`: powers[k, i] = a^(k-i) for i <= k, else 0 (row k sums the inputs that
+    reach output k), and decay[k] = a^(k+1) (how much of the previous block's last value
+    survives to output k). Cached: a redraw reuses them."""
+    k = np.arange(_BLOCK)
+    powers = np.tril(a ** (k[:, None] - k[None, :]).clip(min=0))
+    return powers, a ** (k + 1)
 
 
 def _forward_fill(x: np.ndarray) -> np.ndarray:

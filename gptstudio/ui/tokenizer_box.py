@@ -8,6 +8,8 @@ Left out: tokenizing anything itself beyond a short sample for the compression f
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -19,9 +21,23 @@ from PySide6.QtWidgets import (
 
 from gptstudio.core.tokenizers import Tokenizer
 from gptstudio.ui.form import ErrorLabel, FormGrid
-from gptstudio.ui.session import TIKTOKEN_NAMES, TokenizerChoice
+from gptstudio.ui.tokenizer_choice import TIKTOKEN_NAMES, TokenizerChoice
+from gptstudio.ui.theme import plot_theme
 
 LOAD_FILE = "file"
+EXAMPLE_CHARS = 160
+
+
+def tokens_html(tokenizer: Tokenizer, text: str) -> str:
+    """The tokens of `text` as rich text, each piece on its own alternating background."""
+    colors = plot_theme().token_colors
+    spans = []
+    for i, token_id in enumerate(tokenizer.encode(text, allowed_special="all")):
+        piece = html.escape(tokenizer.token_str(token_id))
+        piece = piece.replace(" ", "&nbsp;").replace("\n", "↵")
+        spans.append(f'<span style="background-color:{colors[i % 2]}">{piece}</span>')
+    # Zero-width spaces between pieces let the line wrap (the pieces' spaces are non-breaking).
+    return f'<span style="font-family:monospace">{"&#8203;".join(spans)}</span>'
 
 
 class TokenizerBox(QGroupBox):
@@ -80,6 +96,10 @@ class TokenizerBox(QGroupBox):
         self.info = QLabel("No tokenizer yet.")
         self.info.setObjectName("tokenizerInfo")
         self.info.setWordWrap(True)
+        self.example = QLabel()
+        self.example.setObjectName("tokenizerExample")
+        self.example.setWordWrap(True)
+        self.example.setTextFormat(Qt.TextFormat.RichText)
         self.error = ErrorLabel()
         self.error.setObjectName("tokenizerError")
 
@@ -88,6 +108,7 @@ class TokenizerBox(QGroupBox):
         layout.addWidget(self.reason)
         layout.addWidget(self.bpe_panel)
         layout.addWidget(self.info)
+        layout.addWidget(self.example)
         layout.addWidget(self.error)
         layout.addStretch(1)
         self._set_training(False)
@@ -114,21 +135,31 @@ class TokenizerBox(QGroupBox):
 
     # -- state ---------------------------------------------------------------------------------
     def choice(self) -> TokenizerChoice:
-        kind = str(self.selector.currentData())
-        return TokenizerChoice(kind, self.vocab.value(), str(self.pattern.currentData()))
+        data = str(self.selector.currentData())
+        if data.startswith("file:"):
+            return TokenizerChoice("file", path=data.split(":", 1)[1])
+        return TokenizerChoice(data, self.vocab.value(), str(self.pattern.currentData()))
 
     def select(self, choice: TokenizerChoice) -> None:
-        index = self.selector.findData(choice.kind)
+        """Show `choice` in the selector (adding an item for a file or an opened run)."""
+        data = f"file:{choice.path}" if choice.kind == "file" else choice.kind
+        index = self.selector.findData(data)
+        if index < 0 and choice.kind in ("file", "run"):
+            index = self.selector.findData(LOAD_FILE)
+            label = (f"File: {Path(choice.path).name}" if choice.kind == "file"
+                     else "The opened run's tokenizer")
+            self.selector.insertItem(index, label, data)
         if index >= 0:
             self.selector.setCurrentIndex(index)
-        self.vocab.setValue(choice.vocab_size)
-        self.pattern.setCurrentIndex(max(0, self.pattern.findData(choice.pattern)))
+        if choice.kind == "bpe":
+            self.vocab.setValue(choice.vocab_size)
+            self.pattern.setCurrentIndex(max(0, self.pattern.findData(choice.pattern)))
         self._update_panels()
 
     def state(self) -> dict[str, Any]:
         c = self.choice()
-        return {"kind": c.kind if c.kind != LOAD_FILE else "char", "vocab_size": c.vocab_size,
-                "pattern": c.pattern}
+        return {"kind": c.kind if c.kind in ("char", "bpe") else "char",
+                "vocab_size": c.vocab_size, "pattern": c.pattern}
 
     def _update_panels(self) -> None:
         kind = str(self.selector.currentData())
@@ -159,7 +190,7 @@ class TokenizerBox(QGroupBox):
             if path:
                 self.chosen.emit(TokenizerChoice("file", path=path))
             return
-        self.chosen.emit(self.choice())
+        self.chosen.emit(self.choice())  # "file:PATH" items give a file choice
 
     @Slot()
     def _on_train_clicked(self) -> None:
@@ -192,6 +223,7 @@ class TokenizerBox(QGroupBox):
     def show_tokenizer(self, tokenizer: Tokenizer | None, corpus_sample: str = "") -> None:
         self._set_training(False)
         self._update_panels()
+        self.example.setText("")
         if tokenizer is None:
             needs = self.choice().kind == "bpe"
             self.info.setText("Press “Train BPE” to learn the merges from the corpus."
@@ -204,6 +236,8 @@ class TokenizerBox(QGroupBox):
             ids = tokenizer.encode(corpus_sample, allowed_special="all")
             bpt = len(corpus_sample.encode("utf-8")) / max(1, len(ids))
             text += f" · {bpt:.2f} bytes per token on this corpus"
+            self.example.setText("How the corpus begins, token by token:<br>"
+                                 + tokens_html(tokenizer, corpus_sample[:EXAMPLE_CHARS]))
         self.info.setText(text)
 
     @Slot(str)

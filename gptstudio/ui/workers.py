@@ -24,13 +24,13 @@ from gptstudio.core.errors import Cancelled, GPTStudioError
 
 log = logging.getLogger(__name__)
 
-# Every thread started here, weakly held, so tests can fail when one is left running.
-_STARTED_THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+# Every worker started here, weakly held, so tests can fail when one is left running.
+_STARTED: weakref.WeakSet[WorkerHandle] = weakref.WeakSet()
 
 
-def running_threads() -> list[QThread]:
-    """Worker threads started by `start_worker` that are still running."""
-    return [t for t in list(_STARTED_THREADS) if t.isRunning()]
+def running_workers() -> list[WorkerHandle]:
+    """Workers started by `start_worker` whose thread is still running."""
+    return [h for h in list(_STARTED) if h.is_running()]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -115,9 +115,10 @@ def start_worker(worker: Worker, name: str) -> WorkerHandle:
     # Direct connection: quit() is thread-safe, and the thread's event loop must end right after
     # run() returns even if nobody in the GUI thread is processing events.
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    _STARTED_THREADS.add(thread)
+    handle = WorkerHandle(worker, thread)
+    _STARTED.add(handle)
     thread.start()
-    return WorkerHandle(worker, thread)
+    return handle
 
 
 class TaskWorker(Worker):
@@ -135,3 +136,59 @@ class TaskWorker(Worker):
 
     def work(self) -> Any:
         return self._fn(self.progressed.emit, self.cancel_event)
+
+
+class WorkerSlots(QObject):
+    """Named places for background workers ("corpus", "train", ...), one worker per place.
+
+    Starting a worker in an occupied place retires the old one: it is asked to stop, its late
+    results are ignored (`is_current` is False for it), and its thread object is kept until the
+    thread has really ended — Qt aborts the process when a running QThread is destroyed.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._current: dict[str, WorkerHandle] = {}
+        self._retired: list[WorkerHandle] = []
+
+    def start(self, place: str, worker: Worker, thread_name: str) -> WorkerHandle:
+        self.retire(place)
+        handle = start_worker(worker, thread_name)
+        handle.thread.finished.connect(self._reap)
+        self._current[place] = handle
+        return handle
+
+    def get(self, place: str) -> WorkerHandle | None:
+        return self._current.get(place)
+
+    def is_current(self, place: str, sender: QObject | None) -> bool:
+        """True when `sender` (a slot's `self.sender()`) is the worker now in `place`."""
+        handle = self._current.get(place)
+        return handle is not None and sender is handle.worker
+
+    def retire(self, place: str) -> None:
+        """Ask the worker in `place` to stop, without waiting for it."""
+        handle = self._current.get(place)
+        if handle is not None:
+            handle.worker.request_stop()
+            handle.thread.quit()
+        self.release(place)
+
+    def release(self, place: str) -> None:
+        """Empty `place` (its worker has reported); keep the thread object until it ends."""
+        handle = self._current.pop(place, None)
+        if handle is not None:
+            self._retired.append(handle)
+        self._reap()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop every worker and wait for its thread; True if all ended in time."""
+        handles = list(self._current.values()) + self._retired
+        self._current.clear()
+        ok = all([h.stop(timeout_ms) for h in handles])
+        self._reap()
+        return ok
+
+    @Slot()
+    def _reap(self) -> None:
+        self._retired = [h for h in self._retired if h.is_running()]

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from gptstudio.core.errors import ConfigError
 
-# GPT-2's tokenizer has 50,257 tokens (50,000 merges + 256 bytes + <|endoftext|>). The presets use it
-# as their default; a run on another tokenizer passes `vocab_size=tokenizer.vocab_size`.
+# GPT-2's tokenizer has 50,257 tokens (50,000 merges + 256 bytes + <|endoftext|>). The presets
+# use it as their default; a run on another tokenizer passes `vocab_size=tokenizer.vocab_size`.
 GPT2_VOCAB_SIZE = 50257
 
 
@@ -206,5 +206,7 @@ def model_config_from_dict(d: dict[str, Any]) -> GPTConfig | LSTMConfig:
     classes = {GPTConfig.arch: GPTConfig, LSTMConfig.arch: LSTMConfig}
     cls = classes.get(d["arch"])
     if cls is None:
-        raise ConfigError(f"Unknown model architecture {d['arch']!r}: expected \"gpt\" or \"lstm\".")
+        raise ConfigError(
+            f"Unknown model architecture {d['arch']!r}: expected \"gpt\" or \"lstm\"."
+        )
     return cls.from_dict(d)

@@ -109,7 +109,9 @@ def estimate(
     124439808
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"The batch size must be a whole number of at least 1, got {batch_size!r}.")
+        raise ConfigError(
+            f"The batch size must be a whole number of at least 1, got {batch_size!r}."
+        )
     if isinstance(config, GPTConfig):
         n_params, n_non_emb, matmul = _gpt_counts(config)
         c = config

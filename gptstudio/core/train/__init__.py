@@ -2,7 +2,7 @@
 
 Import from here: `from gptstudio.core.train import Trainer, TrainConfig, Run, load_checkpoint`.
 Files, bottom-up: config -> schedule -> optimizer -> control -> events -> precision ->
-evaluation -> samples -> atomic -> checkpoint -> state -> run -> trainer.
+evaluation -> samples -> atomic -> checkpoint -> state -> distributed -> run -> trainer.
 
 A typical run:
 
@@ -53,12 +53,13 @@ from gptstudio.core.train.optimizer import build_optimizer, param_groups
 from gptstudio.core.train.precision import has_fast_bf16, resolve_compile, resolve_precision
 from gptstudio.core.train.run import Run, read_metrics
 from gptstudio.core.train.schedule import learning_rate_at
-from gptstudio.core.train.state import ResumeState
+from gptstudio.core.train.state import DataPosition, ResumeState
 from gptstudio.core.train.trainer import Trainer
 
 __all__ = [
     "CheckpointEvent",
     "CheckpointInfo",
+    "DataPosition",
     "EvalEvent",
     "LoadedCheckpoint",
     "ResumeState",

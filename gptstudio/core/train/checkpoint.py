@@ -156,10 +156,11 @@ def _weights_to_save(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[st
     """The state dict with each shared tensor once, plus {dropped name: kept name}."""
     weights: dict[str, torch.Tensor] = {}
     aliases: dict[str, str] = {}
-    seen: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    seen: dict[tuple, str] = {}
     for name, tensor in model.state_dict().items():
         # Two names for the same memory (weight tying): keep the first, remember the other.
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+               tensor.stride())
         if key in seen and tensor.numel() > 0:
             aliases[name] = seen[key]
             continue

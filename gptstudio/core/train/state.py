@@ -1,10 +1,12 @@
-"""`ResumeState`: what a checkpoint holds besides the weights, so that a run continues exactly.
+"""What a checkpoint holds besides the weights, so that a run continues exactly.
 
 Exact resume needs, as of the last completed step: the step count (the schedule is a function of
 it), AdamW's moment estimates, the data position (the batcher's generator state) and the global
 RNG state (dropout). Everything is stored as tensors and plain values, so the file loads with
 `torch.load(weights_only=True)`; the batcher state goes in as JSON text because its generator
-state holds integers wider than any tensor dtype. Left out: writing the file (`checkpoint.py`).
+state holds integers wider than any tensor dtype. `DataPosition` is the part that moves inside a
+step: the trainer captures it before each step and puts it back if the step is abandoned half-way.
+Left out: writing the file (`checkpoint.py`).
 """
 
 from __future__ import annotations
@@ -80,3 +82,19 @@ class ResumeState:
         if state.step < 0:
             raise CheckpointError(f"The checkpoint's step is negative ({state.step}).")
         return state
+
+
+@dataclass(frozen=True)
+class DataPosition:
+    """Where the data stream and the global RNG stand between two steps."""
+
+    batcher: dict[str, Any]
+    rng: torch.Tensor
+
+    @classmethod
+    def capture(cls, batcher: Any) -> DataPosition:
+        return cls(batcher=batcher.state_dict(), rng=torch.get_rng_state())
+
+    def restore(self, batcher: Any) -> None:
+        batcher.load_state_dict(self.batcher)
+        torch.set_rng_state(self.rng)

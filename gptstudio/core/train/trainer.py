@@ -37,10 +37,11 @@ import torch
 from torch import nn
 
 from gptstudio.core.data import RandomBatcher
-from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError, TrainingError
+from gptstudio.core.errors import CheckpointError, DatasetError, TrainingError
 from gptstudio.core.train.checkpoint import LoadedCheckpoint, save_checkpoint
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
+from gptstudio.core.train.distributed import rank_and_world_size, resumed_seed
 from gptstudio.core.train.evaluation import SplitEvaluator
 from gptstudio.core.train.events import (
     CheckpointEvent,
@@ -55,18 +56,10 @@ from gptstudio.core.train.optimizer import build_optimizer
 from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
 from gptstudio.core.train.samples import check_sample_prompt, sample_text
 from gptstudio.core.train.schedule import learning_rate_at
-from gptstudio.core.train.state import ResumeState
+from gptstudio.core.train.state import DataPosition, ResumeState
 
 Hook = Callable[[nn.Module, int], None]
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches never coincide with the training stream
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """Where data and randomness stand between two steps (what a checkpoint must restore)."""
-
-    batcher: dict[str, Any]
-    rng: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ class Trainer:
         self.run = run
         self.control = control if control is not None else TrainControl()
         self.hooks = tuple(hooks)
-        self.rank, self.world_size = _rank_and_world_size(rank, world_size)
+        self.rank, self.world_size = rank_and_world_size(rank, world_size)
         self.device = next(self.model.parameters()).device
         self.block_size = int(self.model.config.block_size)
         self.precision = resolve_precision(config.precision, self.device)
@@ -189,15 +182,16 @@ class Trainer:
         yield self._emit(StatusEvent("running", f"{verb} training at step {self.step} of "
                                                 f"{cfg.max_steps} ({self.precision}).", self.step))
         nonfinite_in_row, avg_step_time = 0, None
+        last_eval: tuple[int, float] | None = None  # (step, val loss) of the latest evaluation
         while self.step < cfg.max_steps:
-            if self.control.paused:
+            while self.control.paused:
                 yield from self._pause()
             if self.control.stopped:
                 break
-            snapshot = self._snapshot()
+            position = DataPosition.capture(self.batcher)
             result = yield from self._one_step(forward)
             if result is None:  # this step never happened: put data and RNG back
-                self._restore_snapshot(snapshot)
+                position.restore(self.batcher)
                 if self._compile_failed and forward is not self._train_model:
                     forward = self._train_model  # go on in eager mode
                     continue
@@ -222,24 +216,22 @@ class Trainer:
             ))
             if nonfinite_in_row >= cfg.max_nonfinite:
                 yield from self._fail(nonfinite_in_row)
-            val_loss = None
             if cfg.eval_interval and self.step % cfg.eval_interval == 0:
                 event = self.evaluate()
-                val_loss = event.val_loss
+                last_eval = (self.step, event.val_loss)
                 yield self._emit(event)
             if cfg.sample_interval and self.step % cfg.sample_interval == 0 and self.rank == 0:
                 yield self._emit(self.sample())
             if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
-                yield from self._checkpoint(val_loss)
+                yield from self._checkpoint(_val_loss_at(self.step, last_eval))
 
         finished = self.step >= cfg.max_steps
-        val_loss = None
-        if finished and not (cfg.eval_interval and self.step % cfg.eval_interval == 0):
+        if finished and _val_loss_at(self.step, last_eval) is None:
             event = self.evaluate()  # a finished run always reports its final losses
-            val_loss = event.val_loss
+            last_eval = (self.step, event.val_loss)
             yield self._emit(event)
         if self.step > 0 and self._saved_step != self.step:
-            yield from self._checkpoint(val_loss)
+            yield from self._checkpoint(_val_loss_at(self.step, last_eval))
         state = "finished" if finished else "stopped"
         where = f" Checkpoint: {self._saved_path}." if self._saved_path else ""
         yield self._emit(StatusEvent(state, f"Training {state} at step {self.step}.{where}",
@@ -257,7 +249,7 @@ class Trainer:
         started, paused_seconds = time.perf_counter(), 0.0
         loss_sum = torch.zeros((), dtype=torch.float32)
         for micro in range(cfg.grad_accum):
-            if micro > 0 and self.control.paused:
+            while micro > 0 and self.control.paused:
                 pause_started = time.perf_counter()
                 yield from self._pause()
                 paused_seconds += time.perf_counter() - pause_started
@@ -380,23 +372,14 @@ class Trainer:
             if self.rank == 0:
                 self.batcher.load_state_dict(state.batcher)
                 self._start_rng = state.rng
-            else:
-                # Only rank 0's position is saved; other ranks go on with a fresh stream of
-                # their own, still deterministic.
-                seed = self.config.seed + self.rank + 7919 * self.step
+            else:  # only rank 0's position is saved
+                seed = resumed_seed(self.config.seed, self.rank, self.step)
                 self.batcher = RandomBatcher(self.batcher.tokens, self.block_size,
                                              self.config.batch_size, seed=seed)
                 self._start_rng = torch.Generator().manual_seed(seed).get_state()
         except (KeyError, TypeError, ValueError, DatasetError) as exc:
             raise CheckpointError(f"The checkpoint's training state cannot be resumed here: "
                                   f"{exc}") from None
-
-    def _snapshot(self) -> _Snapshot:
-        return _Snapshot(batcher=self.batcher.state_dict(), rng=torch.get_rng_state())
-
-    def _restore_snapshot(self, snapshot: _Snapshot) -> None:
-        self.batcher.load_state_dict(snapshot.batcher)
-        torch.set_rng_state(snapshot.rng)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -409,14 +392,6 @@ class Trainer:
             self.run.log(event)
 
 
-def _rank_and_world_size(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """Explicit values, else torch.distributed's if it is running, else (0, 1)."""
-    if rank is None or world_size is None:
-        dist = torch.distributed
-        running = dist.is_available() and dist.is_initialized()
-        rank = rank if rank is not None else (dist.get_rank() if running else 0)
-        world_size = world_size if world_size is not None else \
-            (dist.get_world_size() if running else 1)
-    if not 0 <= rank < world_size:
-        raise ConfigError(f"rank must be in [0, world_size), got rank {rank} of {world_size}.")
-    return rank, world_size
+def _val_loss_at(step: int, last_eval: tuple[int, float] | None) -> float | None:
+    """The validation loss measured at `step`, if the latest evaluation was at that step."""
+    return last_eval[1] if last_eval is not None and last_eval[0] == step else None

@@ -1,0 +1,103 @@
+"""Render GPT Studio's tabs offscreen, mid-training, to PNG files (for the README and for review).
+
+    python scripts/screenshots.py [--out docs/screenshots] [--evals 3] [--dark]
+
+It opens the real window with its defaults (the bundled fables, characters, the default
+preset), presses Start, waits until `--evals` evaluations have happened, pauses, and saves one
+PNG per tab: setup.png and train.png (setup-dark.png and train-dark.png with --dark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+
+from gptstudio.ui.app import create_app, dark_palette, leave_a_core_for_the_gui  # noqa: E402
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    """Run the event loop until `predicate()` is true (checked every 50 ms) or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(loop.quit)
+    timer.start()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        loop.exec()
+    timer.stop()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--evals", type=int, default=3, help="evaluations to wait for")
+    parser.add_argument("--dark", action="store_true", help="render with the dark palette")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="gptstudio-shots-"))
+    # Our own settings and runs: the screenshots show the defaults, not the user's last set-up.
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch))
+    os.environ["GPTSTUDIO_RUNS_DIR"] = str(scratch / "runs")
+
+    app = create_app(["gptstudio-screenshots"])
+    leave_a_core_for_the_gui()
+    if args.dark:
+        # Offscreen there is no system theme to follow: give Fusion the dark palette.
+        QGuiApplication.styleHints().setColorScheme(Qt.ColorScheme.Dark)
+        app.setPalette(dark_palette())
+    from gptstudio.ui import MainWindow
+
+    window = MainWindow()
+    window.resize(1280, 820)
+    window.show()
+    suffix = "-dark" if args.dark else ""
+    window.tabs.setCurrentIndex(0)
+    wait_until(lambda: window.session.tiktoken_statuses is not None, 30)
+    window.grab().save(str(out / f"setup{suffix}.png"))
+
+    if not window.start_training():
+        print(f"cannot start: {window.last_error}", file=sys.stderr)
+        return 1
+    history = window.train_tab.history
+    ok = wait_until(lambda: len(history.samples) >= args.evals
+                    or not window.session.is_training, args.timeout)
+    window.session.pause()
+    wait_until(lambda: window.session.state == "paused" or not window.session.is_training, 30)
+    window.tabs.setCurrentWidget(window.train_tab)
+    # Hover over the middle of the curve, so the screenshot shows the value read-out too.
+    plot = window.train_tab.loss_plot
+    wait_until(lambda: plot.points() > 0, 10)
+    middle = len(history.steps) // 2
+    vb = plot.getPlotItem().vb
+    vb.autoRange()
+    point = QPointF(history.steps.column("step")[middle], history.steps.column("loss")[middle])
+    plot._on_mouse_moved(vb.mapViewToScene(point))
+    window.train_tab.redraw(force=True)
+    window.grab().save(str(out / f"train{suffix}.png"))
+    print(f"wrote {out / f'setup{suffix}.png'} and {out / f'train{suffix}.png'} "
+          f"({len(history.evals)} evaluations, step {int(history.steps.last('step'))})")
+    window.session.stop()  # saves a checkpoint; then closing asks nothing
+    wait_until(lambda: not window.session.is_training, 120)
+    window.close()
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

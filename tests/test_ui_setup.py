@@ -1,0 +1,172 @@
+"""The Setup tab: corpora (bundled, synthetic, download with progress), tokenizers, estimates."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QStandardItemModel
+
+from tests.ui_fixtures import *  # noqa: F403 - fixtures
+
+
+def test_every_builtin_corpus_is_offered(window):
+    from gptstudio.core.corpora import BUILTIN_CORPORA, KNOWN_DOWNLOADS
+
+    selector = window.setup_tab.corpus_box.selector
+    specs = {selector.itemData(i) for i in range(selector.count())}
+    assert {f"builtin:{n}" for n in BUILTIN_CORPORA} <= specs
+    assert {f"download:{n}" for n in KNOWN_DOWNLOADS} <= specs
+
+
+def test_choosing_a_synthetic_task_loads_it_with_its_size_and_preview(window, qtbot):
+    box = window.setup_tab.corpus_box
+    index = box.selector.findData("builtin:addition")
+    with qtbot.waitSignal(window.session.corpus_changed, timeout=20_000):
+        box.selector.setCurrentIndex(index)
+        box.selector.activated.emit(index)
+    corpus = window.session.corpus
+    assert corpus.name == "addition"
+    assert f"{corpus.n_chars:,} characters" in box.info.text()
+    assert "+" in box.preview.toPlainText() and "=" in box.preview.toPlainText()
+    # The character tokenizer was rebuilt for the digits of this corpus.
+    assert window.session.tokenizer.vocab_size < 20
+    assert window.setup_tab.model_box.vocab_size == window.session.tokenizer.vocab_size
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def local_server(shared_data: Path):
+    """Serves ../shared/data on 127.0.0.1 (tests never use the network)."""
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(shared_data), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def test_downloading_a_known_corpus_shows_progress(window, qtbot, local_server, shared_data,
+                                                   monkeypatch):
+    # The package exports a function named `download`, hiding the module of the same name.
+    download_module = importlib.import_module("gptstudio.core.corpora.download")
+    data = (shared_data / "the-verdict.txt").read_bytes()
+    known = download_module.KNOWN_DOWNLOADS["the-verdict"]
+    local = type(known)(known.name, f"{local_server}/the-verdict.txt",
+                        hashlib.sha256(data).hexdigest(), known.filename, len(data))
+    monkeypatch.setitem(download_module.KNOWN_DOWNLOADS, "the-verdict", local)
+    box = window.setup_tab.corpus_box
+    progress = []
+    window.session.corpus_progress.connect(box.on_progress)
+    window.session.corpus_progress.connect(lambda e: progress.append(e.done_bytes))
+    with qtbot.waitSignal(window.session.corpus_changed, timeout=20_000):
+        index = box.selector.findData("download:the-verdict")
+        box.selector.setCurrentIndex(index)
+        box.selector.activated.emit(index)
+    assert progress and progress[-1] == len(data)
+    assert window.session.corpus.n_bytes == len(data)
+    assert not box.progress.isVisible()  # hidden again when done
+
+
+def test_tiktoken_encodings_are_disabled_with_the_reason_when_offline(window):
+    box = window.setup_tab.tokenizer_box
+    model = box.selector.model()
+    assert isinstance(model, QStandardItemModel)
+    for name in ("gpt2", "cl100k_base", "o200k_base"):
+        item = model.item(box.selector.findData(f"tiktoken:{name}"))
+        assert not item.isEnabled()
+        assert "TIKTOKEN_CACHE_DIR" in item.toolTip()
+    box.selector.setCurrentIndex(box.selector.findData("tiktoken:gpt2"))
+    box._update_panels()
+    assert "TIKTOKEN_CACHE_DIR" in box.reason.text()
+
+
+def test_a_tiktoken_file_can_be_loaded_as_the_tokenizer(window, qtbot, shared_data):
+    from gptstudio.ui.tokenizer_choice import TokenizerChoice
+
+    with qtbot.waitSignal(window.session.tokenizer_changed, timeout=30_000,
+                          check_params_cb=lambda t: t is not None):
+        window.session.set_tokenizer(TokenizerChoice("file",
+                                                     path=str(shared_data / "gpt2.tiktoken")))
+    assert window.session.tokenizer.vocab_size == 50257
+    assert window.setup_tab.model_box.vocab_size == 50257
+    box = window.setup_tab.tokenizer_box
+    assert "50,257" in box.info.text()
+    assert box.selector.currentText() == "File: gpt2.tiktoken"
+    assert "token by token" in box.example.text()
+
+
+def test_bpe_trains_in_the_background_with_progress(window, qtbot):
+    box = window.setup_tab.tokenizer_box
+    box.selector.setCurrentIndex(box.selector.findData("bpe"))
+    box.selector.activated.emit(box.selector.currentIndex())
+    assert window.session.tokenizer is None
+    assert any("Train the BPE" in p for p in window.setup_tab.problems())
+    box.vocab.setValue(300)
+    merges = []
+    window.session.tokenizer_progress.connect(lambda e: merges.append(e.index))
+    with qtbot.waitSignal(window.session.tokenizer_changed, timeout=60_000,
+                          check_params_cb=lambda t: t is not None):
+        box.train.click()
+    tokenizer = window.session.tokenizer
+    assert tokenizer.kind == "bpe" and tokenizer.vocab_size == 300
+    assert merges[-1] == 300 - 257 - 1  # 256 bytes + <|endoftext|> + 43 merges
+    assert "bytes per token" in box.info.text()
+    assert window.setup_tab.problems() == []
+
+
+def test_bpe_training_can_be_cancelled(window, qtbot):
+    box = window.setup_tab.tokenizer_box
+    box.selector.setCurrentIndex(box.selector.findData("bpe"))
+    box.vocab.setValue(50_000)  # far more merges than the fables allow: it would take a while
+    with qtbot.waitSignal(window.session.tokenizer_progress, timeout=60_000):
+        box.train.click()
+    assert box.progress.isVisible()
+    with qtbot.waitSignal(window.session.tokenizer_failed, timeout=30_000) as failed:
+        box.cancel.click()
+    assert failed.args == [""]  # cancelled: no error message
+    assert window.session.tokenizer is None and not box.progress.isVisible()
+    assert window.last_error is None
+
+
+def test_model_estimates_follow_the_fields_as_you_type(window):
+    model = window.setup_tab.model_box
+    model.set_preset("nano")
+    small = model.estimate.n_params
+    model.gpt_fields["n_layer"].setValue(6)
+    assert model.estimate.n_params > small
+    assert "parameters" in model.estimates.text() and "FLOP" in model.estimates.text()
+    window.setup_tab.training_box.set_field("batch_size", "64")
+    assert "batch 64" in model.estimates.text()
+
+
+def test_the_lstm_baseline_can_be_chosen(window):
+    model = window.setup_tab.model_box
+    model.arch.setCurrentIndex(model.arch.findData("lstm"))
+    config = window.setup_tab.model_config()
+    assert config.arch == "lstm" and config.vocab_size == window.session.tokenizer.vocab_size
+    assert not model.preset.isEnabled()
+    assert window.setup_tab.problems() == []
+
+
+def test_a_preset_brings_its_dropout_to_the_training_box(window):
+    window.setup_tab.model_box.set_preset("small")
+    assert window.setup_tab.training_box.texts()["dropout"] == "0.2"
+    assert window.setup_tab.model_config().dropout == 0.2
+
+
+def test_a_sample_prompt_outside_the_char_vocabulary_blocks_start(window):
+    window.setup_tab.training_box.set_field("sample_prompt", "日本")
+    problems = window.setup_tab.problems()
+    assert any("sample prompt" in p for p in problems)
+    label = window.setup_tab.training_box.form.errors["sample_prompt"]
+    assert label.isVisible()

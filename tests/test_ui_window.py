@@ -1,0 +1,136 @@
+"""The main window: built with defaults, stable object names, menus, settings, drag and drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QComboBox, QListWidget, QPushButton, QTabWidget
+
+from tests.ui_fixtures import *  # noqa: F403 - fixtures
+
+OBJECT_NAMES = {
+    "mainTabs": QTabWidget, "corpusSelector": QComboBox, "tokenizerSelector": QComboBox,
+    "presetSelector": QComboBox, "startButton": QPushButton, "pauseButton": QPushButton,
+    "stopButton": QPushButton, "samplesView": QListWidget,
+}
+
+
+def test_main_window_builds_with_defaults_in_a_running_app(qapp):
+    from gptstudio.ui import MainWindow
+
+    w = MainWindow()
+    try:
+        tabs = w.findChild(QTabWidget, "mainTabs")
+        assert [tabs.tabText(i) for i in range(tabs.count())] == ["Setup", "Train"]
+        # The bundled fables are preselected and loaded, with a character tokenizer.
+        assert w.session.corpus is not None and w.session.corpus.name == "fables"
+        assert w.session.tokenizer is not None and w.session.tokenizer.kind == "char"
+        assert w.findChild(QComboBox, "corpusSelector").currentData() == "builtin:fables"
+        # The defaults are valid: Start is allowed straight away.
+        assert w.setup_tab.problems() == []
+        assert w.findChild(QPushButton, "startButton").isEnabled()
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("name", sorted(OBJECT_NAMES))
+def test_key_widgets_have_stable_object_names(window, name):
+    assert window.findChild(OBJECT_NAMES[name], name) is not None
+
+
+def test_loss_plot_has_its_object_name(window):
+    from gptstudio.ui.plots import LossPlot
+
+    assert isinstance(window.findChild(LossPlot, "lossPlot"), LossPlot)
+
+
+def test_menus_hold_the_expected_actions(window):
+    titles = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert {"File", "View", "Help"} <= set(titles)
+    file_items = [a.text().replace("&", "") for a in titles["File"].actions() if a.text()]
+    for expected in ("New run", "Open corpus…", "Open run…", "Save checkpoint",
+                     "Export metrics CSV…", "Export plot PNG…", "Recent runs", "Quit"):
+        assert expected in file_items
+    help_items = [a.text().replace("&", "") for a in titles["Help"].actions()]
+    assert "Keyboard shortcuts" in help_items and "About GPT Studio" in help_items
+
+
+def test_status_bar_shows_device_and_parameters(window):
+    assert "CPU" in window.device_label.text() or "GPU" in window.device_label.text()
+    assert "parameters" in window.params_label.text()
+    assert window.state_label.text() == "Idle"
+
+
+def test_geometry_and_setup_persist_between_windows(make_window):
+    first = make_window()
+    first.resize(780, 560)
+    first.setup_tab.model_box.set_preset("nano")
+    first.setup_tab.training_box.set_field("max_steps", "1234")
+    first.close()
+    second = make_window()
+    assert second.setup_tab.model_box.preset_name() == "nano"
+    assert second.setup_tab.training_box.texts()["max_steps"] == "1234"
+    assert (second.size().width(), second.size().height()) == (780, 560)
+
+
+def test_settings_are_isolated_in_tests(ui_env):
+    from gptstudio.ui.settings import AppSettings
+
+    settings = AppSettings()
+    settings.add_recent_run("/tmp/somewhere")
+    assert settings.recent_runs() == ["/tmp/somewhere"]  # a one-item list stays a list
+    assert str(ui_env.parent) in settings._qs.fileName()
+
+
+def _drop(window, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def test_dropping_a_text_file_opens_it_as_the_corpus(window, qtbot, tmp_path):
+    text = tmp_path / "poem.txt"
+    text.write_text("roses are red\nviolets are blue\n" * 50, encoding="utf-8")
+    with qtbot.waitSignal(window.session.corpus_changed, timeout=10_000):
+        _drop(window, text)
+    assert window.session.corpus.paths == (text,)
+    assert window.setup_tab.corpus_box.current_spec() == str(text)
+    assert "roses are red" in window.setup_tab.corpus_box.preview.toPlainText()
+    # The character tokenizer follows the new corpus.
+    assert window.session.tokenizer.vocab_size < 30
+
+
+def test_a_binary_corpus_shows_the_error_and_the_app_keeps_working(window, qtbot, tmp_path):
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"GIF89a\x00\x01\x02" * 100)
+    with qtbot.waitSignal(window.session.corpus_failed, timeout=10_000):
+        window.open_corpus(str(binary))
+    assert window.last_error is not None
+    assert "binary" in window.last_error[1] and "image.txt" in window.last_error[1]
+    assert "binary" in window.setup_tab.corpus_box.error.text()
+    # The previous corpus is still there and Start is still possible.
+    assert window.session.corpus.name == "fables"
+    assert window.setup_tab.problems() == []
+
+
+def test_plots_follow_a_switch_to_the_dark_palette(window, qapp):
+    from gptstudio.ui.app import dark_palette
+    from gptstudio.ui.theme import DARK, LIGHT
+
+    before = qapp.palette()
+    plot = window.train_tab.loss_plot
+    assert plot.theme == LIGHT  # the offscreen test palette is light
+    try:
+        qapp.setPalette(dark_palette())
+        window.apply_theme()  # what the system's colorSchemeChanged signal triggers
+        assert plot.theme == DARK
+        assert plot.backgroundBrush().color().name() == DARK.background
+        assert all(p.theme == DARK for p in window.train_tab.metric_plots)
+    finally:
+        qapp.setPalette(before)
+        window.apply_theme()
