@@ -102,13 +102,15 @@ def prepare_resumed_training(
     run_dir: str | os.PathLike,
     *,
     max_steps: int | None = None,
+    train_config: TrainConfig | None = None,
     corpus: Corpus | None = None,
     control: TrainControl | None = None,
     hooks: Sequence[Callable[[nn.Module, int], None]] = (),
     progress: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PreparedTraining:
-    """Re-open a run and continue it from its last checkpoint, optionally up to `max_steps`.
+    """Re-open a run and continue it from its last checkpoint, optionally up to `max_steps`
+    (or with a changed `train_config`: more steps, another learning rate; saved in the run).
 
     The corpus is read again from where the run says it came from (or `corpus`, if given); it
     must be the same text, or the data position saved in the checkpoint would mean nothing.
@@ -127,19 +129,21 @@ def prepare_resumed_training(
             f"The corpus {corpus.name} has changed since the run {run.path.name} started; "
             "resuming on different text would not continue the same run."
         )
-    train_config = run.train_config
-    if max_steps is not None and max_steps != train_config.max_steps:
+    if train_config is None:
+        train_config = run.train_config
+    if max_steps is not None:
         train_config = train_config.replace(max_steps=max_steps)
-        run.save_train_config(train_config)
     tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
     train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
     model = build_model(model_config)
     loaded = load_checkpoint(run.path, model, tokenizer=tokenizer)
     if loaded.step >= train_config.max_steps:
         raise ConfigError(
-            f"The run {run.path.name} already reached step {loaded.step}; give a larger "
-            f"--max-steps (it was {train_config.max_steps}) to train further."
+            f"The run {run.path.name} already reached step {loaded.step}; raise its number of "
+            f"steps (now {train_config.max_steps}) to train further."
         )
+    if train_config != run.train_config:  # saved only once the resume is known to be possible
+        run.save_train_config(train_config)
     trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
                       control=control, hooks=hooks, start_state=loaded)
     return PreparedTraining(trainer, run, model, tokenizer, corpus, loaded.step,
