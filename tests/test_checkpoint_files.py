@@ -24,7 +24,7 @@ from gptstudio.core.train import (
     load_checkpoint,
     save_checkpoint,
 )
-from gptstudio.core.train.atomic import temp_name
+from gptstudio.core.atomic import temp_name
 
 
 def nano(seed=0, **overrides):

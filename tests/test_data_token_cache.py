@@ -160,7 +160,7 @@ def test_leftover_temp_file_of_a_dead_process_is_removed(tmp_path):
     corpus = Corpus("t", "m", text=TEXT)
     key = cache_key(corpus, ByteTokenizer())
     tmp_path.mkdir(exist_ok=True)
-    stale = tmp_path / f"{key}.999999999-deadbeef.tmp"  # no such pid
+    stale = tmp_path / f".{key}.bin.tmp-999999999-deadbeef"  # no such pid
     stale.write_bytes(b"half written")
     tokenize_corpus(corpus, ByteTokenizer(), cache_dir=tmp_path)
     assert not stale.exists()

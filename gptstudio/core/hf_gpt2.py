@@ -37,7 +37,7 @@ from gptstudio.core.errors import CheckpointError, ConfigError
 from gptstudio.core.model.blocks import LAYER_NORM_EPS
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.gpt import GPT
-from gptstudio.core.train.atomic import atomic_write_bytes
+from gptstudio.core.atomic import atomic_write_bytes
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"

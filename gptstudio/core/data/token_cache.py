@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,8 @@ from typing import Protocol
 import numpy as np
 
 from gptstudio import paths
+from gptstudio.core.atomic import atomic_write_text, clean_stale_temp_files, fsync_dir, \
+    temp_name
 from gptstudio.core.corpora.corpus import DEFAULT_CHUNK_CHARS, Corpus
 from gptstudio.core.errors import Cancelled, DatasetError
 
@@ -115,11 +116,11 @@ def tokenize_corpus(
     length = _valid_cache_length(bin_path, meta_path, expected_meta, dtype)
     if length is None:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temp_files(folder, key)
+        clean_stale_temp_files(folder)
         meta_path.unlink(missing_ok=True)  # from here on the old .bin (if any) is not trusted
         length = _build(corpus, tokenizer, bin_path, dtype, key, progress, cancel, chunk_chars)
-        _atomic_write_text(meta_path, json.dumps({**expected_meta, "length": length}, indent=1))
-        _fsync_dir(folder)
+        atomic_write_text(meta_path, json.dumps({**expected_meta, "length": length}, indent=1))
+        fsync_dir(folder)
     elif progress:
         progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True))
     return np.memmap(bin_path, dtype=dtype, mode="r", shape=(length,))
@@ -153,7 +154,7 @@ def _build(
     chunk_chars: int,
 ) -> int:
     """Encode the corpus chunk by chunk into a temp file, then move it to `bin_path`."""
-    tmp_path = bin_path.with_name(f"{key}.{_temp_tag()}.tmp")
+    tmp_path = bin_path.with_name(temp_name(bin_path.name))
     limit = np.iinfo(dtype).max
     total_chars, done_chars, n_tokens = corpus.n_chars, 0, 0
     try:
@@ -191,52 +192,3 @@ def _check_ids_fit(ids: np.ndarray, limit: int, dtype: np.dtype, vocab_size: int
             f"Token id {bad} does not fit the token cache's {dtype.name} (0..{limit}); the "
             f"tokenizer claims a vocabulary of {vocab_size}, so it produced an id out of range."
         )
-
-
-def _remove_stale_temp_files(folder: Path, key: str) -> None:
-    """Delete temp files of this key whose writer process is gone (a crash midway)."""
-    for tmp in folder.glob(f"{key}.*.tmp"):
-        pid_text = tmp.name[: -len(".tmp")].rpartition(".")[2].partition("-")[0]
-        if pid_text.isdigit() and not _process_alive(int(pid_text)):
-            tmp.unlink(missing_ok=True)
-
-
-def _temp_tag() -> str:
-    # The writer's pid (to spot leftovers of dead processes) and a random part (two threads).
-    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True  # another thread of ours may be writing it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but belongs to someone else, or we cannot tell: leave it
-    return True
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{_temp_tag()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every platform; the renames themselves are atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -103,6 +103,12 @@ class CausalSelfAttention(nn.Module):
 
     def _fast_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The same computation in PyTorch's fused kernel; returns context (B, nh, T, hs)."""
+        if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+            # PyTorch's CPU attention kernel is several times slower in bf16 than in fp32 (while
+            # bf16 matmuls are faster): under bf16 autocast, attend in fp32. Autocast is turned
+            # off here, or it would cast the inputs straight back to bf16.
+            with torch.autocast("cpu", enabled=False):
+                return self._fast_attention(q.float(), k.float(), v.float()).to(q.dtype)
         n_queries, n_keys = q.shape[2], k.shape[2]
         dropout_p = self.dropout if self.training else 0.0
         if n_queries == 1:

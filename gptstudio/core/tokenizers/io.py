@@ -15,38 +15,15 @@ Leaves out the tokenizers themselves (`char.py`, `bpe.py`, `tiktoken_named.py`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from os import PathLike
 from pathlib import Path
 
+from gptstudio.core.atomic import atomic_write_bytes
 from gptstudio.core.errors import TokenizerError
 from gptstudio.core.tokenizers.base import FORMAT_NAME, FORMAT_VERSION, Tokenizer
 from gptstudio.core.tokenizers.bpe import BPETokenizer, ranks_from_merges
 from gptstudio.core.tokenizers.char import CharTokenizer
 from gptstudio.core.tokenizers.tiktoken_named import NAMED_ENCODINGS, TiktokenTokenizer
-
-
-def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # the rename is atomic: no reader sees a partial file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def dumps_tokenizer(tokenizer: Tokenizer) -> str:
@@ -65,6 +42,7 @@ def dumps_tokenizer(tokenizer: Tokenizer) -> str:
 def save_tokenizer(tokenizer: Tokenizer, path: str | PathLike[str]) -> None:
     """Write `tokenizer` to `path` atomically (a crash leaves the old file or the new one)."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, dumps_tokenizer(tokenizer).encode("utf-8"))
     except OSError as exc:
         raise TokenizerError(f"Cannot save the tokenizer to {path}: {exc.strerror}.") from None

@@ -233,7 +233,7 @@ def _ensure_cached(name: str, info: NamedEncoding) -> Path:
                                                 f"({exc})")) from None
     if hashlib.sha256(data).hexdigest() != info.sha256:
         raise TokenizerError(_unavailable(name, "the downloaded file failed its checksum"))
-    from gptstudio.core.tokenizers.io import atomic_write_bytes  # io imports this module
+    from gptstudio.core.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, data)
     return path

@@ -19,7 +19,7 @@ and to resume it:
                       start_state=checkpoint)
 """
 
-from gptstudio.core.train.atomic import (
+from gptstudio.core.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temp_files,

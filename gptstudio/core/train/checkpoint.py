@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from gptstudio.core.errors import CheckpointError
-from gptstudio.core.train.atomic import (
+from gptstudio.core.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temp_files,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gptstudio.core.errors import CheckpointError, ConfigError
-from gptstudio.core.train.atomic import atomic_write_text, clean_stale_temp_files
+from gptstudio.core.atomic import atomic_write_text, clean_stale_temp_files
 from gptstudio.core.train.checkpoint import (
     CheckpointInfo,
     best_checkpoint,

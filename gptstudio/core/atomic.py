@@ -12,7 +12,7 @@ survives this:
 
 Temporary names carry the writer's process id, so leftovers of a killed writer can be recognised
 and removed later (`clean_stale_temp_files`) without touching files that a live process is still
-writing. Left out: what is written (`checkpoint.py`, `run.py`).
+writing. Used by checkpoints, run files, token caches and saved tokenizers. Left out: what is written.
 """
 
 from __future__ import annotations
