@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(lambda: plot.points() > 0, 10)
     middle = len(history.steps) // 2
     vb = plot.getPlotItem().vb
-    vb.autoRange()
     point = QPointF(history.steps.column("step")[middle], history.steps.column("loss")[middle])
     plot._on_mouse_moved(vb.mapViewToScene(point))
     window.train_tab.redraw(force=True)

@@ -9,6 +9,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
+from tests.ui_fixtures import QT_WARNINGS_FAIL
+
+pytestmark = QT_WARNINGS_FAIL
 
 
 def _history(n: int, name: str = "run", evals_every: int = 10):
@@ -142,20 +145,43 @@ def test_hover_shows_the_values_at_the_nearest_step(plot):
     plot.getPlotItem().vb.autoRange()
     plot._on_mouse_moved(_scene_point(plot, 40.2, 1.0))
     assert plot.hover_text.startswith("step 40 ")
-    assert f"train loss {4.0 / math.sqrt(40):.4f}" in plot.hover_text
-    assert "val loss" in plot.hover_text and plot._hover.isVisible()
+    assert f"train {4.0 / math.sqrt(40):.4f}" in plot.hover_text
+    assert "val " in plot.hover_text and plot._cursor.isVisible()
+
+
+def test_the_x_axis_follows_the_run_in_1_2_5_steps(plot):
+    from gptstudio.ui.plots import nice_ceiling
+
+    assert [nice_ceiling(v) for v in (0, 3, 10, 11, 150, 201, 4999)] == \
+        [1, 5, 10, 20, 200, 500, 5000]
+    h = _history(30)
+    plot.set_history(h)
+    plot.set_step_extent(2000)
+    plot.refresh()
+    (_, end), _ = plot.getPlotItem().vb.viewRange()
+    assert 50 <= end <= 52  # 30 steps shown on an axis to 50 (+2% padding), not to 2000
+    for step in range(31, 61):
+        h.add_step(step=step, tokens=0, elapsed=0, loss=1.0, lr=0, grad_norm=0, tokens_per_s=0)
+    plot.refresh()
+    (_, end), _ = plot.getPlotItem().vb.viewRange()
+    assert 100 <= end <= 102
+    plot.getPlotItem().vb.sigRangeChangedManually.emit([True, True])  # the user zooms
+    assert not plot.following
+    plot.reset_view()
+    assert plot.following
 
 
 def test_clicking_the_curve_selects_the_nearest_sample(window, qtbot):
     tab = window.train_tab
     window.tabs.setCurrentWidget(tab)
     tab.show_history(_history(100), max_steps=100)
-    tab.loss_plot.getPlotItem().vb.autoRange()
     scene = _scene_point(tab.loss_plot, 49.0, 0.8)
     view_pos = tab.loss_plot.mapFromScene(scene)
     qtbot.mouseClick(tab.loss_plot.viewport(), Qt.MouseButton.LeftButton, pos=view_pos)
     assert tab.samples.shown_text().endswith("text at 50")
     assert tab.samples.list.currentItem().text().startswith("step 50:")
+    tab.loss_plot._on_mouse_moved(scene)  # hovering writes the values above the plot
+    assert tab.readout.text().startswith("step 49 ")
 
 
 def test_earlier_runs_can_be_overlaid(plot):

@@ -7,10 +7,12 @@ import threading
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import Signal, Slot, QObject
+from PySide6.QtCore import QObject, Slot
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import small_setup, wait_for_idle
+from tests.ui_fixtures import QT_WARNINGS_FAIL, small_setup, wait_for_idle
+
+pytestmark = QT_WARNINGS_FAIL
 
 
 # -- workers ---------------------------------------------------------------------------------------
@@ -43,9 +45,9 @@ def _run_task(qtbot, fn):
     worker.failed.connect(receiver.on_failed)
     worker.cancelled.connect(receiver.on_cancelled)
     worker.progressed.connect(receiver.on_result)
-    with qtbot.waitSignal(worker.finished, timeout=10_000):
-        handle = start_worker(worker, "test-task")
-    assert handle.thread.wait(5_000)
+    # Not qtbot.waitSignal(worker.finished): its slot would run in the worker's thread.
+    handle = start_worker(worker, "test-task")
+    assert handle.thread.wait(10_000)
     qtbot.waitUntil(lambda: bool(receiver.results), timeout=15_000)
     # Return the receiver itself: if it were garbage-collected, Qt would drop the events
     # still queued for it.

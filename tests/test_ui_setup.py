@@ -12,6 +12,9 @@ import pytest
 from PySide6.QtGui import QStandardItemModel
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
+from tests.ui_fixtures import QT_WARNINGS_FAIL
+
+pytestmark = QT_WARNINGS_FAIL
 
 
 def test_every_builtin_corpus_is_offered(window):
@@ -170,3 +173,28 @@ def test_a_sample_prompt_outside_the_char_vocabulary_blocks_start(window):
     assert any("sample prompt" in p for p in problems)
     label = window.setup_tab.training_box.form.errors["sample_prompt"]
     assert label.isVisible()
+
+
+def test_python_source_on_this_machine_is_a_corpus(window, qtbot):
+    box = window.setup_tab.corpus_box
+    index = box.selector.findData("builtin:python-stdlib")
+    with qtbot.waitSignal(window.session.corpus_changed, timeout=30_000):
+        box.selector.setCurrentIndex(index)
+        box.selector.activated.emit(index)
+    assert "def " in window.session.corpus.text
+    assert window.setup_tab.problems() == []
+
+
+def test_open_file_from_the_corpus_list_uses_the_file_dialog(window, qtbot, tmp_path,
+                                                             monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    text = tmp_path / "notes.md"
+    text.write_text("# Notes\n\nSome notes to learn from.\n" * 40, encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(text), "")))
+    box = window.setup_tab.corpus_box
+    with qtbot.waitSignal(window.session.corpus_changed, timeout=10_000):
+        box.selector.activated.emit(box.selector.findData("action:file"))
+    assert box.current_spec() == str(text)
+    assert box.selector.currentText() == "File: notes.md"

@@ -14,7 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import small_setup, wait_for_idle
+from tests.ui_fixtures import QT_WARNINGS_FAIL, small_setup, wait_for_idle
+
+pytestmark = QT_WARNINGS_FAIL
 
 
 def _click(qtbot, window, name: str) -> None:
@@ -49,6 +51,7 @@ def test_start_trains_and_the_loss_plot_fills(window, qtbot):
     assert (run / "metrics.jsonl").is_file() and 30 in _checkpoints(run)
     # The finished run can be continued: Start now resumes it.
     assert window.train_tab.start.text() == "Resume run"
+    assert window.findChild(QPushButton, "newRunButton").isVisible()
 
 
 def test_pause_resume_and_stop(window, qtbot):
@@ -199,6 +202,7 @@ def test_an_error_in_the_worker_is_shown_and_the_app_keeps_working(window, qtbot
     box.close()
     wait_for_idle(qtbot, window)
     assert window.state_label.text() == "Idle"
+    assert not window.session.run_dir.exists()  # the run that never trained left no folder
     # The app keeps working: back to the fables, and training runs.
     window.session.load_corpus("builtin:fables", background=False)
     small_setup(window, steps=3, eval_interval=3)

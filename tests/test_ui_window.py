@@ -10,6 +10,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QComboBox, QListWidget, QPushButton, QTabWidget
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
+from tests.ui_fixtures import QT_WARNINGS_FAIL
+
+pytestmark = QT_WARNINGS_FAIL
 
 OBJECT_NAMES = {
     "mainTabs": QTabWidget, "corpusSelector": QComboBox, "tokenizerSelector": QComboBox,

@@ -21,6 +21,11 @@ from gptstudio.ui.pyside_fix import guard_singleton_refcounts
 # test session aborts with "none_dealloc" (see gptstudio/ui/pyside_fix.py).
 guard_singleton_refcounts()
 
+# Qt warnings fail the tests (STYLE.md 14), except the offscreen platform's note that it cannot
+# resize windows to their size hints. Each UI test module sets `pytestmark = QT_WARNINGS_FAIL`.
+QT_WARNINGS_FAIL = [pytest.mark.qt_log_level_fail("WARNING"),
+                    pytest.mark.qt_log_ignore("does not support propagateSizeHints")]
+
 __all__ = ["ui_env", "one_torch_thread", "no_stray_threads", "window", "close_answer",
            "make_window", "small_setup", "wait_for_idle"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
@@ -107,7 +106,6 @@ def run_app(argv: Sequence[str] | None = None) -> int:
 
     `argv` beyond the program name may hold a corpus path or a run folder to open at start.
     """
-    started = time.perf_counter()
     app = create_app(argv)
     leave_a_core_for_the_gui()
     from gptstudio.ui.main_window import MainWindow  # after pyqtgraph is configured
@@ -118,5 +116,4 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     if args:
         # Open after the event loop starts so the window paints first.
         QTimer.singleShot(0, lambda: window.open_path(args[0]))
-    window.startup_seconds = time.perf_counter() - started
     return app.exec()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +53,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("GPT Studio")
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
-        self.startup_seconds: float | None = None
-        self.last_error: tuple[str, str] | None = None
+        self.last_error: tuple[str, str] | None = None  # the last error shown (for tests)
         self.settings = AppSettings()
-        if runs_root is None and os.environ.get("GPTSTUDIO_RUNS_DIR"):
-            runs_root = Path(os.environ["GPTSTUDIO_RUNS_DIR"])
-        self.session = Session(self, runs_root=runs_root)
+        self.session = Session(self, runs_root=runs_root)  # default: GPTSTUDIO_RUNS_DIR or app data
 
         self.setup_tab = SetupTab(self.session)
         self.train_tab = TrainTab()
@@ -118,6 +114,7 @@ class MainWindow(QMainWindow):
         s.run_opened.connect(self._on_run_opened)
         s.run_closed.connect(self._on_run_closed)
         t.start_requested.connect(self.start_training)
+        t.new_run_requested.connect(self.new_run)
         t.pause_requested.connect(s.pause)
         t.resume_requested.connect(s.resume)
         t.stop_requested.connect(self.stop_training)
@@ -126,7 +123,7 @@ class MainWindow(QMainWindow):
         self.setup_tab.start_allowed_changed.connect(self._on_start_allowed_changed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self.apply_theme)
         self.setup_tab.model_box.changed.connect(self._update_params)
-        self.setup_tab._on_anything_changed()
+        self.setup_tab.recheck()
         self._on_state_changed(s.state)
 
     # ==== actions =================================================================================
@@ -378,8 +375,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_speed(self) -> None:
-        tps = self.train_tab._last.get("tokens_per_s")
-        if self.session.state == TRAINING and tps is not None and math.isfinite(tps):
+        tps = self.train_tab.tokens_per_s
+        if self.session.state == TRAINING and math.isfinite(tps):
             self.speed_label.setText(f"{human_tokens(tps)} tokens/s")
         else:
             self.speed_label.setText("")
@@ -413,4 +410,6 @@ class MainWindow(QMainWindow):
 
 
 def _still_there(spec: str) -> bool:
-    return spec.startswith(("builtin:", "download:")) or Path(spec).exists()
+    """A last corpus worth reopening at start: bundled, or a file that still exists (never a
+    download: starting the app must not start one)."""
+    return spec.startswith("builtin:") or (":" not in spec and Path(spec).exists())

@@ -56,11 +56,11 @@ class SetupTab(QScrollArea):
         cb.chosen.connect(self._on_corpus_chosen)
         cb.cancel_requested.connect(s.cancel_corpus_load)
         s.corpus_loading.connect(cb.on_loading)
-        s.corpus_loading.connect(self._on_anything_changed)
+        s.corpus_loading.connect(self.recheck)
         s.corpus_progress.connect(cb.on_progress)
         s.corpus_changed.connect(self._on_corpus_changed)
         s.corpus_failed.connect(cb.on_failed)
-        s.corpus_failed.connect(self._on_anything_changed)
+        s.corpus_failed.connect(self.recheck)
         tb.chosen.connect(self._on_tokenizer_chosen)
         tb.train_requested.connect(self._on_train_tokenizer)
         tb.cancel_requested.connect(s.cancel_tokenizer_training)
@@ -70,7 +70,7 @@ class SetupTab(QScrollArea):
         s.tokenizer_changed.connect(self._on_tokenizer_changed)
         s.tokenizer_failed.connect(tb.on_failed)
         s.tiktoken_checked.connect(tb.on_tiktoken_statuses)
-        self.model_box.changed.connect(self._on_anything_changed)
+        self.model_box.changed.connect(self.recheck)
         self.model_box.preset_chosen.connect(self._on_preset_chosen)
         self.training_box.changed.connect(self._on_training_changed)
         self._on_training_changed()
@@ -156,17 +156,17 @@ class SetupTab(QScrollArea):
         if self.session.corpus_spec:
             self.corpus_box.select_spec(self.session.corpus_spec)
         self.corpus_box.on_corpus_changed(corpus)
-        self._on_anything_changed()
+        self.recheck()
 
     @Slot(object)
     def _on_tokenizer_chosen(self, choice: TokenizerChoice) -> None:
         self.session.set_tokenizer(choice)
-        self._on_anything_changed()
+        self.recheck()
 
     @Slot(int, str)
     def _on_train_tokenizer(self, vocab_size: int, pattern: str) -> None:
         self.session.train_bpe(vocab_size, pattern)
-        self._on_anything_changed()
+        self.recheck()
 
     @Slot(object)
     def _on_tokenizer_changed(self, tokenizer: Tokenizer | None) -> None:
@@ -178,7 +178,7 @@ class SetupTab(QScrollArea):
         except GPTStudioError as exc:  # e.g. a loaded tokenizer that cannot read this corpus
             self.tokenizer_box.on_failed(str(exc))
         self.model_box.set_vocab_size(tokenizer.vocab_size if tokenizer else None)
-        self._on_anything_changed()
+        self.recheck()
 
     @Slot(str)
     def _on_preset_chosen(self, name: str) -> None:
@@ -191,9 +191,10 @@ class SetupTab(QScrollArea):
             self.model_box.batch_size = batch
         if self.training_box.dropout is not None:
             self.model_box.dropout = self.training_box.dropout
-        self.model_box.revalidate()  # emits changed -> _on_anything_changed
+        self.model_box.revalidate()  # emits changed -> recheck
 
     @Slot()
-    def _on_anything_changed(self, *_: Any) -> None:
+    def recheck(self, *_: Any) -> None:
+        """Tell the window whether Start may be pressed now, and if not, why."""
         problems = self.problems()
         self.start_allowed_changed.emit(not problems, " ".join(problems))

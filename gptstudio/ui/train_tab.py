@@ -1,9 +1,10 @@
 """The Train tab: Start/Pause/Stop, progress with ETA, live plots, samples and earlier runs.
 
 The tab keeps the current run's numbers in a `RunHistory` (numpy columns). Session events only
-append to it; a ~30 Hz timer redraws the plots and the progress text, so the GUI stays fluid
-however fast the steps come (STYLE.md 9). Clicking the loss curve selects the sample of the
-nearest evaluation. Left out: the run set-up (Setup tab) and every training computation.
+append to it; a ~30 Hz timer refreshes the plots and the progress text at their own, slower
+rates (below), so the GUI stays fluid and the training fast however quickly the steps come
+(STYLE.md 9). Clicking the loss curve selects the sample of the nearest evaluation.
+Left out: the run set-up (Setup tab) and every training computation.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from gptstudio.ui.runs_panel import RunsPanel
 from gptstudio.ui.samples_view import SamplesPanel
 from gptstudio.ui.session import IDLE, PAUSED, PREPARING, STOPPING, TRAINING
 
+HOVER_HINT = "Point at the loss curve to read its values; click it to see that step's sample."
 REDRAW_MS = 33  # the timer ticks at ~30 Hz: progress text and the plots' checks
 # A plot repaint costs the GUI thread milliseconds of Python, taken from the training thread
 # (they share the GIL): at 30 repaints a second the app trained at 0.55x the headless speed.
-# So the loss plot is repainted at most 5 times a second, each small plot once, the progress
-# text 4 times.
-LOSS_PLOT_EVERY_S = 0.2
-METRIC_PLOTS_EVERY_S = 1.0
+# So the loss plot is repainted at most 4 times a second, each small plot every 1.5 s, the
+# progress text 4 times a second.
+LOSS_PLOT_EVERY_S = 0.25
+METRIC_PLOTS_EVERY_S = 1.5
 PROGRESS_EVERY_S = 0.25
 
 
@@ -42,6 +44,7 @@ class TrainTab(QWidget):
     """
 
     start_requested = Signal()
+    new_run_requested = Signal()
     pause_requested = Signal()
     resume_requested = Signal()
     stop_requested = Signal()
@@ -57,6 +60,7 @@ class TrainTab(QWidget):
         self._loss_drawn_at = self._metrics_drawn_at = 0.0  # time.monotonic() of the last redraw
         self._next_metric = 0
         self._progress_at = 0.0
+        self._start_allowed = True
 
         # -- controls ------------------------------------------------------------------------
         self.start = QPushButton("Start")
@@ -68,6 +72,10 @@ class TrainTab(QWidget):
         self.stop = QPushButton("Stop")
         self.stop.setObjectName("stopButton")
         self.stop.setToolTip("Stop after the current step and save a checkpoint (Ctrl+.)")
+        self.new_run = QPushButton("New run")
+        self.new_run.setObjectName("newRunButton")
+        self.new_run.setToolTip("Forget this run and start the next one from scratch (Ctrl+N)")
+        self.new_run.hide()  # shown while Start would resume a run
         self.save = QPushButton("Save checkpoint")
         self.save.setObjectName("saveCheckpointButton")
         self.save.setToolTip("Save a checkpoint at the next step (Ctrl+S)")
@@ -81,7 +89,7 @@ class TrainTab(QWidget):
         self.reason = ErrorLabel()  # why Start is disabled, in red
         self.reason.setObjectName("startBlockedReason")
         buttons = QHBoxLayout()
-        for button in (self.start, self.pause, self.stop, self.save):
+        for button in (self.start, self.new_run, self.pause, self.stop, self.save):
             buttons.addWidget(button)
         buttons.addWidget(self.progress, 1)
 
@@ -112,6 +120,10 @@ class TrainTab(QWidget):
         self.smoothing.setMaximumWidth(160)
         self.smoothing_label = QLabel()
         self._on_smoothing_changed(self.smoothing.value())
+        self.readout = QLabel()  # the values under the mouse on the loss plot
+        self.readout.setObjectName("plotReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setText(HOVER_HINT)
         options = QHBoxLayout()
         options.addWidget(QLabel("x:"))
         options.addWidget(self.x_mode)
@@ -130,6 +142,7 @@ class TrainTab(QWidget):
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addLayout(options)
+        plots_layout.addWidget(self.readout)
         plots_layout.addWidget(self.loss_plot, 3)
         plots_layout.addLayout(metrics_row, 1)
 
@@ -154,6 +167,7 @@ class TrainTab(QWidget):
         layout.addWidget(self.splitter, 1)
 
         self.start.clicked.connect(self.start_requested)
+        self.new_run.clicked.connect(self.new_run_requested)
         self.pause.clicked.connect(self._on_pause_clicked)
         self.stop.clicked.connect(self.stop_requested)
         self.save.clicked.connect(self.checkpoint_requested)
@@ -162,6 +176,7 @@ class TrainTab(QWidget):
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.loss_plot.step_clicked.connect(self._on_step_clicked)
+        self.loss_plot.hovered.connect(self._on_plot_hovered)
         self.runs.overlay_added.connect(self.loss_plot.add_overlay)
         self.runs.overlay_removed.connect(self.loss_plot.remove_overlay)
 
@@ -176,6 +191,7 @@ class TrainTab(QWidget):
         self.state = state
         running = state in (PREPARING, TRAINING, PAUSED, STOPPING)
         self.start.setEnabled(not running and self._start_allowed)
+        self.new_run.setEnabled(not running)
         self.pause.setEnabled(state in (TRAINING, PAUSED))
         self.pause.setText("Resume" if state == PAUSED else "Pause")
         self.stop.setEnabled(state in (PREPARING, TRAINING, PAUSED))
@@ -189,8 +205,6 @@ class TrainTab(QWidget):
             self.progress.setFormat("Ready: press Start")
         self._progress_dirty = True
 
-    _start_allowed = True
-
     def set_start_allowed(self, allowed: bool, reason: str) -> None:
         self._start_allowed = allowed
         self.reason.show_error(reason if not allowed else None)
@@ -199,6 +213,7 @@ class TrainTab(QWidget):
 
     def set_resumable(self, resumable: bool) -> None:
         self.start.setText("Resume run" if resumable else "Start")
+        self.new_run.setVisible(resumable)
 
     # -- events from the Session ---------------------------------------------------------------
     def begin_run(self, name: str, max_steps: int, *, start_step: int = 0,
@@ -222,6 +237,11 @@ class TrainTab(QWidget):
     def _set_step_extent(self, steps: int) -> None:
         for plot in [self.loss_plot, *self.metric_plots]:
             plot.set_step_extent(steps)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """The speed of the latest step (NaN before the first)."""
+        return float(self._last["tokens_per_s"])
 
     def add_step(self, values: dict[str, Any]) -> None:
         self.history.add_step(**{k: values.get(k) for k in self.history.steps.names})
@@ -329,6 +349,10 @@ class TrainTab(QWidget):
     def _on_smoothing_changed(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")
         self.loss_plot.set_smoothing(value / 100)
+
+    @Slot(str)
+    def _on_plot_hovered(self, text: str) -> None:
+        self.readout.setText(text or HOVER_HINT)
 
     @Slot(int)
     def _on_step_clicked(self, step: int) -> None:

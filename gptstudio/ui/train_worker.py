@@ -13,6 +13,7 @@ Left out: what the GUI does with the events (Session, tabs).
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +163,13 @@ class TrainWorker(Worker):
             run = Run.create(job.run_dir, job.model_config, cfg, data_config, job.tokenizer)
             start_step = 0
         # The Trainer checks the data and the sample prompt: build it before announcing the run.
-        trainer = Trainer(model, job.tokenizer, train_tokens, val_tokens, cfg, run=run,
-                          control=self.control, hooks=(self._hook,), start_state=start_state)
+        try:
+            trainer = Trainer(model, job.tokenizer, train_tokens, val_tokens, cfg, run=run,
+                              control=self.control, hooks=(self._hook,), start_state=start_state)
+        except Exception:
+            if not job.resume:  # a run that never trained: leave no empty folder behind
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
         self._trainer, self._run = trainer, run
         self.run_started.emit(RunStarted(
             path=run.path, name=run.path.name, max_steps=cfg.max_steps, start_step=start_step,

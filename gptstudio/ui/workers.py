@@ -3,7 +3,8 @@
 The pattern (napari's, STYLE.md 6): a QObject worker is moved to its own QThread; it emits plain
 data through signals; it catches its own exceptions and reports them as `failed(str)`; it stops
 cooperatively when its `threading.Event` is set — never `QThread.terminate()`. Receivers must be
-`@Slot` methods of QObjects living in the GUI thread (PITFALLS: lambdas run in the worker thread).
+`@Slot` methods (or signals, as relays) of QObjects living in the GUI thread — a lambda or a
+plain function connected to a worker's signal runs in the worker's thread (PITFALLS).
 
 This module leaves out what any particular worker computes (see `train_worker`,
 `tokenizer_worker`).
