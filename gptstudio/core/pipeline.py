@@ -11,6 +11,7 @@ Left out: the loop itself (`gptstudio.core.train`), and any printing or widgets 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,8 +93,12 @@ def prepare_new_training(
         "val_fraction": train_config.val_fraction,
     }
     run = Run.create(run_dir, model_config, train_config, data_config, tokenizer)
-    trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
-                      control=control, hooks=hooks)
+    try:  # the Trainer checks the data and the sample prompt
+        trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
+                          control=control, hooks=hooks)
+    except Exception:
+        shutil.rmtree(run.path, ignore_errors=True)  # a run that never trained leaves nothing
+        raise
     return PreparedTraining(trainer, run, model, tokenizer, corpus, 0,
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
 

@@ -13,7 +13,6 @@ Left out: what the GUI does with the events (Session, tabs).
 
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +23,12 @@ import torch
 from PySide6.QtCore import Signal
 
 from gptstudio.core.corpora import Corpus
-from gptstudio.core.data import split_tokens, tokenize_corpus
 from gptstudio.core.errors import Cancelled
-from gptstudio.core.model import build_model, estimate
+from gptstudio.core.model import build_model
+from gptstudio.core.pipeline import prepare_new_training, prepare_resumed_training
 from gptstudio.core.train import (
-    CheckpointEvent, EvalEvent, Run, SampleEvent, StatusEvent, StepEvent, Trainer, TrainControl,
-    WarningEvent, load_checkpoint, save_checkpoint,
+    CheckpointEvent, EvalEvent, SampleEvent, StatusEvent, StepEvent, TrainControl, WarningEvent,
+    save_checkpoint,
 )
 from gptstudio.ui.workers import Worker
 
@@ -141,41 +140,27 @@ class TrainWorker(Worker):
 
     # -- the work, in the worker thread ---------------------------------------------------------
     def work(self) -> None:
-        job, cfg = self.job, self.job.train_config
+        # Tokenizing, building the model, the run folder and the checkpoint: the engine's
+        # shared set-up (the CLI uses the same), here off the GUI thread.
+        job = self.job
         self.status_changed.emit(f"Tokenizing {job.corpus.name}…")
-        tokens = tokenize_corpus(job.corpus, job.tokenizer, cancel=self.cancel_event)
+        common = dict(control=self.control, hooks=(self._hook,), cancel=self.cancel_event)
+        if job.resume:
+            prepared = prepare_resumed_training(job.run_dir, train_config=job.train_config,
+                                                corpus=job.corpus, **common)
+        else:
+            prepared = prepare_new_training(job.run_dir, job.corpus, job.tokenizer,
+                                            job.model_config, job.train_config,
+                                            corpus_spec=job.corpus_spec, **common)
         if self.cancel_event.is_set():
             raise Cancelled("Training was stopped before it began.")
-        train_tokens, val_tokens = split_tokens(tokens, cfg.val_fraction)
-        model = build_model(job.model_config)
-        start_state = None
-        if job.resume:
-            run = Run.open(job.run_dir)
-            start_state = load_checkpoint(run.checkpoints_dir, model, tokenizer=job.tokenizer)
-            if run.train_config != cfg:
-                run.save_train_config(cfg)  # e.g. more steps than the first time
-            start_step = start_state.step
-        else:
-            data_config = {"corpus": job.corpus_spec, "corpus_name": job.corpus.name,
-                           "corpus_fingerprint": job.corpus.fingerprint(),
-                           "n_bytes": job.corpus.n_bytes, "n_tokens": int(len(tokens)),
-                           "val_fraction": cfg.val_fraction}
-            run = Run.create(job.run_dir, job.model_config, cfg, data_config, job.tokenizer)
-            start_step = 0
-        # The Trainer checks the data and the sample prompt: build it before announcing the run.
-        try:
-            trainer = Trainer(model, job.tokenizer, train_tokens, val_tokens, cfg, run=run,
-                              control=self.control, hooks=(self._hook,), start_state=start_state)
-        except Exception:
-            if not job.resume:  # a run that never trained: leave no empty folder behind
-                shutil.rmtree(run.path, ignore_errors=True)
-            raise
-        self._trainer, self._run = trainer, run
+        self._trainer, self._run = prepared.trainer, prepared.run
         self.run_started.emit(RunStarted(
-            path=run.path, name=run.path.name, max_steps=cfg.max_steps, start_step=start_step,
-            n_params=estimate(job.model_config).n_params, resumed=job.resume,
-            n_train_tokens=int(len(train_tokens)), n_val_tokens=int(len(val_tokens))))
-        self._loop(trainer.events())
+            path=prepared.run.path, name=prepared.run.path.name,
+            max_steps=prepared.trainer.config.max_steps, start_step=prepared.start_step,
+            n_params=prepared.n_params, resumed=job.resume,
+            n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens))
+        self._loop(prepared.trainer.events())
 
     def _loop(self, events: Any) -> None:
         try:
