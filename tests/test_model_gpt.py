@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from gptstudio.core.train.optimizer import param_groups
+
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model import GPT, GPTConfig, KVCache, build_model, from_preset
 
@@ -166,7 +168,7 @@ def test_no_bias_config_has_no_biases():
 @pytest.mark.parametrize("tie", [True, False])
 def test_param_groups_split_decay_from_no_decay(tie):
     model = make_model(CFG.replace(tie_weights=tie))
-    decay, no_decay = model.param_groups(0.1)
+    decay, no_decay = param_groups(model, 0.1)
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     ids = lambda params: {id(p) for p in params}  # noqa: E731
     assert ids(decay["params"]).isdisjoint(ids(no_decay["params"]))
@@ -180,7 +182,7 @@ def test_param_groups_split_decay_from_no_decay(tie):
     if not tie:
         assert id(named["lm_head.weight"]) in ids(decay["params"])
     # usable as-is by torch's AdamW
-    torch.optim.AdamW(model.param_groups(0.1), lr=1e-3)
+    torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3)
 
 
 def test_state_dict_uses_gpt2_names():
@@ -201,7 +203,7 @@ def test_dropout_changes_training_outputs_only():
 def test_training_step_reduces_loss():
     torch.manual_seed(0)
     model = build_model(from_preset("nano", vocab_size=20, block_size=8))
-    opt = torch.optim.AdamW(model.param_groups(0.0), lr=3e-3)
+    opt = torch.optim.AdamW(param_groups(model, 0.0), lr=3e-3)
     idx = torch.randint(0, 20, (4, 8))
     first = None
     for _ in range(20):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gptstudio.core.train.optimizer import param_groups
+
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model import LSTMConfig, LSTMLanguageModel, build_model
 
@@ -71,7 +73,7 @@ def test_single_layer_with_dropout_builds_without_warnings(recwarn):
 
 def test_param_groups():
     model = make_model()
-    decay, no_decay = model.param_groups(0.05)
+    decay, no_decay = param_groups(model, 0.05)
     assert any(p is model.embedding.weight for p in no_decay["params"])
     assert any(p is model.head.weight for p in decay["params"])
     assert all(p.dim() == 1 for p in no_decay["params"] if p is not model.embedding.weight)
@@ -82,7 +84,7 @@ def test_param_groups():
 def test_learns_a_repeating_sequence():
     torch.manual_seed(0)
     model = build_model(CFG)
-    opt = torch.optim.AdamW(model.param_groups(0.0), lr=1e-2)
+    opt = torch.optim.AdamW(param_groups(model, 0.0), lr=1e-2)
     idx = torch.arange(12).remainder(5).repeat(4, 1)
     for _ in range(60):
         loss = model(idx[:, :-1], idx[:, 1:]).loss

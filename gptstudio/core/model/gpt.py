@@ -10,7 +10,7 @@ vocab_size x n_embd parameters. Initialisation follows GPT-2: N(0, 0.02) weights
 and the projections that write into the residual stream scaled down by 1/sqrt(2 * n_layer) so that
 the stream's variance does not grow with depth.
 
-Left out: training (the trainer builds the optimiser from `param_groups`), sampling
+Left out: training (the trainer builds the optimiser, `core.train.optimizer`), sampling
 (`gptstudio.core.sampling`) and GPT-2 weight import/export (`gptstudio.core.hf_gpt2`).
 """
 
@@ -121,22 +121,3 @@ class GPT(nn.Module):
             cfg.n_layer, batch_size, cfg.n_head, cfg.block_size, cfg.head_dim,
             dtype=weight.dtype, device=weight.device,
         )
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW parameter groups: decay matrices, but not biases, norms or embeddings.
-
-        Weight decay pulls weights towards zero; that regularises the big matmul weights but
-        would only harm gains, shifts and embedding rows (rare tokens would fade away). A tied
-        LM head is the token embedding, so it is not decayed either.
-        """
-        embeddings = {id(self.transformer.wte.weight), id(self.transformer.wpe.weight)}
-        decay, no_decay = [], []
-        for param in self.parameters():  # a tied Parameter is listed once
-            if param.dim() >= 2 and id(param) not in embeddings:
-                decay.append(param)
-            else:
-                no_decay.append(param)
-        return [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]

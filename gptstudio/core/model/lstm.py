@@ -63,16 +63,3 @@ class LSTMLanguageModel(nn.Module):
                 logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
             )
         return ModelOutput(logits=logits, loss=loss, attentions=None, state=new_state)
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW parameter groups: decay the LSTM and head matrices, not biases or embeddings."""
-        decay, no_decay = [], []
-        for param in self.parameters():
-            if param.dim() >= 2 and param is not self.embedding.weight:
-                decay.append(param)
-            else:
-                no_decay.append(param)
-        return [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]

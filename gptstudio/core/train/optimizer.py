@@ -9,8 +9,8 @@ three kinds of parameters, which therefore get none:
   appears, so decay would shrink the rows of rare tokens for no reason. A tied LM head is the
   token table, so it is no-decay too.
 
-If the model offers `param_groups(weight_decay)` (our GPT does), its own grouping is used;
-otherwise the rule above is applied by module type and tensor rank. Left out: the schedule
+The rule is applied by module type and tensor rank, so it serves the GPT and the LSTM alike.
+Left out: the schedule
 (`schedule.py`), which sets each group's `lr` before every step.
 """
 
@@ -24,9 +24,6 @@ from torch import nn
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Two optimizer groups: `[{"params": decayed, ...}, {"params": not decayed, ...}]`."""
-    own = getattr(model, "param_groups", None)
-    if callable(own):
-        return list(own(weight_decay))
     # Parameters of embedding tables, found by module type (names differ between models).
     embedding_ids = {
         id(module.weight) for module in model.modules() if isinstance(module, nn.Embedding)
