@@ -224,9 +224,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.corpus:
         split, tokens = "corpus", tokenize_corpus(resolve_corpus(args.corpus), tokenizer)
     else:
+        spec = run.data_config.get("corpus")
+        if not isinstance(spec, str) or not spec:
+            raise ConfigError(f"The run {run.path.name} was not trained on a corpus here (it was "
+                              "imported); pass --corpus to evaluate it on one.")
         split = "val"
-        tokens = split_tokens(tokenize_corpus(resolve_corpus(run.data_config["corpus"]),
-                                              tokenizer), cfg.val_fraction)[1]
+        tokens = split_tokens(tokenize_corpus(resolve_corpus(spec), tokenizer),
+                              cfg.val_fraction)[1]
     block = model.config.block_size
     loss = estimate_loss(model, tokens, block_size=block, batch_size=cfg.batch_size,
                          iters=max(1, args.max_batches), seed=cfg.seed)

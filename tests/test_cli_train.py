@@ -92,6 +92,12 @@ def test_sample_eval_export_import(tmp_path: Path, corpus_file: Path, capsys):
     assert main(["sample", "--run", str(imported), "--prompt", "the ", "--max-new-tokens", "12",
                  "--temperature", "0"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == first.splitlines()[-1]
+    # An imported run has no corpus of its own: eval asks for one, then works with it.
+    assert main(["eval", "--run", str(imported)]) == 2
+    assert "--corpus" in capsys.readouterr().err
+    assert main(["eval", "--run", str(imported), "--corpus", str(corpus_file), "--json",
+                 "--max-batches", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["split"] == "corpus"
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -146,3 +152,15 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path, corpus_file
     assert "Traceback" not in err
     latest = Run.open(run_dir).latest_checkpoint()
     assert latest is not None and latest.step >= 3
+
+
+def test_the_lstm_baseline_trains_samples_and_refuses_gpt2_export(tmp_path: Path,
+                                                                   corpus_file: Path, capsys):
+    run_dir = tmp_path / "lstm"
+    assert main(["train", "--arch", "lstm", "--corpus", str(corpus_file), "--max-steps", "3",
+                 "--set", "eval_iters=1", "--set", "eval_interval=3", "--set", "sample_interval=0",
+                 "--set", "batch_size=2", "--run-dir", str(run_dir), "--quiet"]) == 0
+    assert Run.open(run_dir).model_config_dict["arch"] == "lstm"
+    assert main(["sample", "--run", str(run_dir), "--max-new-tokens", "5", "--seed", "1"]) == 0
+    assert main(["export", "--run", str(run_dir), "--out", str(tmp_path / "x")]) == 2
+    assert "LSTM" in capsys.readouterr().err
