@@ -22,13 +22,14 @@ transformers = pytest.importorskip("transformers")
 VOCAB, CONTEXT = 100, 32
 
 
-def hf_model(seed: int = 0, n_embd: int = 32, n_head: int = 2, tie: bool = True):
+def hf_model(seed: int = 0, n_embd: int = 32, n_head: int = 2, tie: bool = True,
+             activation: str = "gelu_new"):
     """A small random GPT-2 (dropout 0, bos/eos inside the vocabulary to keep HF quiet)."""
     torch.manual_seed(seed)
     cfg = transformers.GPT2Config(
         vocab_size=VOCAB, n_positions=CONTEXT, n_embd=n_embd, n_layer=2, n_head=n_head,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=VOCAB - 1,
-        eos_token_id=VOCAB - 1, tie_word_embeddings=tie,
+        eos_token_id=VOCAB - 1, tie_word_embeddings=tie, activation_function=activation,
     )
     model = transformers.GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():  # make the biases and norms non-trivial, so a mix-up would show
@@ -51,13 +52,17 @@ def our_logits(model, idx: torch.Tensor) -> torch.Tensor:
 IDX = torch.randint(0, VOCAB, (2, CONTEXT), generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.parametrize("tie", [True, False])
-def test_import_gives_the_same_logits_as_transformers(tmp_path: Path, tie: bool):
-    reference = hf_model(tie=tie)
+@pytest.mark.parametrize("tie,hf_activation,activation", [
+    (True, "gelu_new", "gelu_tanh"), (False, "gelu_new", "gelu_tanh"),
+    (True, "gelu_pytorch_tanh", "gelu_tanh"), (True, "gelu", "gelu"),
+])
+def test_import_gives_the_same_logits_as_transformers(tmp_path: Path, tie: bool,
+                                                      hf_activation: str, activation: str):
+    reference = hf_model(tie=tie, activation=hf_activation)
     reference.save_pretrained(tmp_path, safe_serialization=True)
     ours = import_hf_gpt2(tmp_path)
     assert ours.config == GPTConfig(vocab_size=VOCAB, block_size=CONTEXT, n_layer=2, n_head=2,
-                                    n_embd=32, tie_weights=tie)
+                                    n_embd=32, tie_weights=tie, activation=activation)
     torch.testing.assert_close(our_logits(ours, IDX), hf_logits(reference, IDX),
                                atol=1e-5, rtol=1e-5)
     if tie:
@@ -93,11 +98,16 @@ def test_config_json_gives_the_number_of_heads(tmp_path: Path):
                                atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("tie,bias", [(True, True), (False, True), (True, False)])
-def test_export_loads_into_transformers_with_the_same_logits(tmp_path: Path, tie, bias):
+@pytest.mark.parametrize("tie,bias,activation", [
+    (True, True, "gelu_tanh"), (False, True, "gelu_tanh"), (True, False, "gelu_tanh"),
+    (True, False, "gelu"),  # the small presets' kind of model
+])
+def test_export_loads_into_transformers_with_the_same_logits(tmp_path: Path, tie, bias,
+                                                             activation):
     torch.manual_seed(1)
     ours = build_model(GPTConfig(vocab_size=VOCAB, block_size=CONTEXT, n_layer=2, n_head=2,
-                                 n_embd=32, tie_weights=tie, bias=bias)).eval()
+                                 n_embd=32, tie_weights=tie, bias=bias,
+                                 activation=activation)).eval()
     with torch.no_grad():
         for name, p in ours.named_parameters():
             if name.endswith("bias") or "ln_" in name:
@@ -109,8 +119,11 @@ def test_export_loads_into_transformers_with_the_same_logits(tmp_path: Path, tie
     loaded = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
     torch.testing.assert_close(hf_logits(loaded, IDX), our_logits(ours, IDX),
                                atol=1e-5, rtol=1e-5)
+    assert json.loads((out / "config.json").read_text())["activation_function"] == \
+        {"gelu_tanh": "gelu_new", "gelu": "gelu"}[activation]
     # ...and back again.
     again = import_hf_gpt2(out)
+    assert again.config.activation == activation
     torch.testing.assert_close(our_logits(again, IDX), our_logits(ours, IDX))
 
 

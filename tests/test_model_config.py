@@ -128,3 +128,19 @@ def test_from_dict_errors_are_clear():
         model_config_from_dict({"arch": "lstm", "vocab_size": 3, "colour": "red"})
     with pytest.raises(ConfigError, match="must be read from a mapping"):
         GPTConfig.from_dict([1, 2])  # type: ignore[arg-type]
+
+
+def test_activation_is_checked_and_old_configs_default_to_gpt2s():
+    with pytest.raises(ConfigError, match="activation must be one of gelu, gelu_tanh.*'relu'"):
+        GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8, activation="relu")
+    saved_before_the_field = {"arch": "gpt", "vocab_size": 10, "block_size": 8, "n_layer": 1,
+                              "n_head": 1, "n_embd": 8, "dropout": 0.0, "bias": True,
+                              "tie_weights": True}
+    assert GPTConfig.from_dict(saved_before_the_field).activation == "gelu_tanh"
+
+
+def test_small_presets_follow_nanogpt_and_gpt2_sizes_follow_gpt2():
+    for name in ("nano", "tiny", "small"):
+        assert (PRESETS[name].bias, PRESETS[name].activation) == (False, "gelu")
+    for name in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"):
+        assert (PRESETS[name].bias, PRESETS[name].activation) == (True, "gelu_tanh")

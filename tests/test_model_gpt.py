@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-
-from gptstudio.core.train.optimizer import param_groups
+import torch.nn.functional as F
 
 from gptstudio.core.errors import ConfigError
-from gptstudio.core.model import GPT, GPTConfig, KVCache, build_model, from_preset
+from gptstudio.core.model import MLP, GPT, GPTConfig, KVCache, build_model, from_preset
+from gptstudio.core.train.optimizer import param_groups
 
 CFG = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32)
 
@@ -244,3 +244,16 @@ def test_model_round_trips_through_safetensors(tmp_path):
     torch.testing.assert_close(fresh(idx).logits, model(idx).logits)
     assert fresh.lm_head.weight is fresh.transformer.wte.weight
     assert not fresh.lm_head.weight.is_contiguous()  # loading kept the fast layout
+
+
+@pytest.mark.parametrize("activation,approximate", [("gelu", "none"), ("gelu_tanh", "tanh")])
+def test_mlp_computes_the_configured_gelu(activation, approximate):
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8,
+                    activation=activation)
+    mlp = MLP(cfg)
+    x = 3 * torch.randn(4, 8)
+    expected = mlp.c_proj(F.gelu(mlp.c_fc(x), approximate=approximate))
+    torch.testing.assert_close(mlp(x), expected, rtol=0, atol=0)
+    other = "tanh" if approximate == "none" else "none"  # the two forms really differ here
+    assert not torch.allclose(mlp(x), mlp.c_proj(F.gelu(mlp.c_fc(x), approximate=other)))

@@ -152,6 +152,24 @@ def test_model_estimates_follow_the_fields_as_you_type(window):
     assert "batch 64" in model.estimates.text()
 
 
+def test_a_preset_sets_biases_and_activation_and_the_user_can_change_them(window, qtbot):
+    model = window.setup_tab.model_box
+    model.set_preset("gpt2")
+    assert model.bias.isChecked() and model.activation.currentData() == "gelu_tanh"
+    model.set_preset("tiny")
+    assert not model.bias.isChecked() and model.activation.currentData() == "gelu"
+    assert window.setup_tab.model_config().activation == "gelu"
+    assert not model.preset_note.isVisibleTo(model)
+    model.activation.setCurrentIndex(model.activation.findData("gelu_tanh"))
+    assert window.setup_tab.model_config().activation == "gelu_tanh"
+    assert model.preset_note.isVisibleTo(model)  # "changed from the preset"
+    state = model.state()
+    model.set_preset("gpt2")
+    model.activation.setCurrentIndex(model.activation.findData("gelu"))
+    model.restore(state)
+    assert model.preset_name() == "tiny" and model.activation.currentData() == "gelu_tanh"
+
+
 def test_the_lstm_baseline_can_be_chosen(window):
     model = window.setup_tab.model_box
     model.arch.setCurrentIndex(model.arch.findData("lstm"))

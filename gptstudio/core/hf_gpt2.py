@@ -45,7 +45,9 @@ GPT2_HEAD_DIM = 64  # every published GPT-2 size uses 64-wide heads
 CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
                    "mlp.c_proj.weight")
 MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
-TANH_GELUS = {"gelu_new", "gelu_pytorch_tanh"}  # the tanh approximation our MLP uses
+# transformers' names of the GELUs our MLP computes (GPTConfig.activation), and back.
+HF_ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}
+OUR_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu"}
 
 
 # -- import ----------------------------------------------------------------------------------------
@@ -92,8 +94,9 @@ def _check_hf_config(hf: dict[str, Any]) -> None:
     problems = []
     if hf.get("model_type", "gpt2") != "gpt2":
         problems.append(f"model_type is {hf['model_type']!r}, not 'gpt2'")
-    if hf.get("activation_function", "gelu_new") not in TANH_GELUS:
-        problems.append(f"activation_function {hf['activation_function']!r} is not gelu_new")
+    if hf.get("activation_function", "gelu_new") not in HF_ACTIVATIONS:
+        problems.append(f"activation_function {hf['activation_function']!r} is not one of "
+                        f"{', '.join(HF_ACTIVATIONS)}")
     if not math.isclose(hf.get("layer_norm_epsilon", LAYER_NORM_EPS), LAYER_NORM_EPS):
         problems.append(f"layer_norm_epsilon is {hf['layer_norm_epsilon']}, not 1e-05")
     if hf.get("scale_attn_by_inverse_layer_idx", False):
@@ -194,6 +197,7 @@ def _infer_config(hf: dict[str, torch.Tensor], hf_config: dict[str, Any]) -> GPT
         return GPTConfig(
             vocab_size=int(vocab_size), block_size=int(block_size), n_layer=n_layer,
             n_head=n_head, n_embd=int(n_embd), dropout=0.0, bias=True, tie_weights=tied,
+            activation=HF_ACTIVATIONS[hf_config.get("activation_function", "gelu_new")],
         )
     except ConfigError as exc:
         raise CheckpointError(
@@ -266,7 +270,7 @@ def hf_config_dict(config: GPTConfig, *, eot_id: int | None = None) -> dict[str,
         "n_layer": config.n_layer,
         "n_head": config.n_head,
         "n_inner": None,  # 4 * n_embd
-        "activation_function": "gelu_new",
+        "activation_function": OUR_ACTIVATIONS[config.activation],
         "resid_pdrop": config.dropout,
         "embd_pdrop": config.dropout,
         "attn_pdrop": config.dropout,

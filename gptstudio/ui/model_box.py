@@ -17,7 +17,14 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.core.errors import ConfigError
-from gptstudio.core.model import PRESETS, GPTConfig, LSTMConfig, check_fits, from_preset
+from gptstudio.core.model import (
+    ACTIVATIONS,
+    PRESETS,
+    GPTConfig,
+    LSTMConfig,
+    check_fits,
+    from_preset,
+)
 from gptstudio.core.model.estimate import human_bytes
 from gptstudio.ui.form import ErrorLabel, FormGrid
 
@@ -94,9 +101,16 @@ class ModelBox(QGroupBox):
         self.gpt_fields = {k: _spin(m) for k, (_, _, m) in GPT_INT_FIELDS.items()}
         self.bias = QCheckBox("Biases in linear layers and norms (bias)")
         self.tie = QCheckBox("Share input embedding and output head (tie_weights)")
+        self.activation = QComboBox()
+        self.activation.setObjectName("activationSelector")
+        for name, description in ACTIVATIONS.items():
+            self.activation.addItem(description, name)
         gpt_form = FormGrid()
         for key, (label, tip, _) in GPT_INT_FIELDS.items():
             gpt_form.add_field(key, label, self.gpt_fields[key], tip)
+        gpt_form.add_field("activation", "Activation", self.activation,
+                           "The MLP's non-linearity. GPT-2 weights need the tanh approximation; "
+                           "the exact GELU is nanoGPT's choice and cheaper to compute.")
         gpt_form.add_wide(self.bias)
         gpt_form.add_wide(self.tie)
         self.gpt_form = gpt_form
@@ -132,6 +146,7 @@ class ModelBox(QGroupBox):
             spin.valueChanged.connect(self._on_field_changed)
         for box in (self.bias, self.tie):
             box.toggled.connect(self._on_field_changed)
+        self.activation.currentIndexChanged.connect(self._on_field_changed)
         for key, value in LSTM_DEFAULTS.items():
             self.lstm_fields[key].setValue(value)
         self.set_preset(DEFAULT_PRESET)
@@ -175,8 +190,7 @@ class ModelBox(QGroupBox):
             for key, spin in fields.items():
                 spin.setValue(int(getattr(cfg, key)))
             if isinstance(cfg, GPTConfig):
-                self.bias.setChecked(cfg.bias)
-                self.tie.setChecked(cfg.tie_weights)
+                self._show_switches(cfg)
             self.stack.setCurrentIndex(1 if isinstance(cfg, LSTMConfig) else 0)
         finally:
             self._loading = False
@@ -186,7 +200,8 @@ class ModelBox(QGroupBox):
         return {"arch": self.arch.currentData(), "preset": self.preset_name(),
                 "gpt": {k: s.value() for k, s in self.gpt_fields.items()},
                 "lstm": {k: s.value() for k, s in self.lstm_fields.items()},
-                "bias": self.bias.isChecked(), "tie_weights": self.tie.isChecked()}
+                "bias": self.bias.isChecked(), "tie_weights": self.tie.isChecked(),
+                "activation": self.activation.currentData()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self._loading = True
@@ -199,6 +214,9 @@ class ModelBox(QGroupBox):
                         spins[name].setValue(value)
             self.bias.setChecked(bool(state.get("bias", True)))
             self.tie.setChecked(bool(state.get("tie_weights", True)))
+            activation = self.activation.findData(state.get("activation"))
+            if activation >= 0:
+                self.activation.setCurrentIndex(activation)
             index = self.arch.findData(state.get("arch", "gpt"))
             self.arch.setCurrentIndex(max(index, 0))
             self.stack.setCurrentIndex(self.arch.currentIndex())
@@ -212,7 +230,8 @@ class ModelBox(QGroupBox):
             values: dict[str, Any] = {k: s.value() for k, s in self.lstm_fields.items()}
         else:
             values = {k: s.value() for k, s in self.gpt_fields.items()}
-            values.update(bias=self.bias.isChecked(), tie_weights=self.tie.isChecked())
+            values.update(bias=self.bias.isChecked(), tie_weights=self.tie.isChecked(),
+                          activation=self.activation.currentData())
         values["dropout"] = self.dropout
         # Before a tokenizer exists, size the model for a byte-sized vocabulary.
         values["vocab_size"] = self.vocab_size or 256
@@ -278,6 +297,12 @@ class ModelBox(QGroupBox):
             f"Adam {human_bytes(e.optimizer_bytes)}, activations {human_bytes(e.activation_bytes)})"
         )
 
+    def _show_switches(self, cfg: GPTConfig) -> None:
+        """The non-numeric fields of a GPT config: biases, tying and the activation."""
+        self.bias.setChecked(cfg.bias)
+        self.tie.setChecked(cfg.tie_weights)
+        self.activation.setCurrentIndex(max(0, self.activation.findData(cfg.activation)))
+
     # -- slots ---------------------------------------------------------------------------------
     @Slot()
     def _on_arch_changed(self) -> None:
@@ -293,8 +318,7 @@ class ModelBox(QGroupBox):
         try:
             for key, spin in self.gpt_fields.items():
                 spin.setValue(int(getattr(cfg, key)))
-            self.bias.setChecked(cfg.bias)
-            self.tie.setChecked(cfg.tie_weights)
+            self._show_switches(cfg)
         finally:
             self._loading = False
         self.preset_note.hide()
@@ -306,6 +330,8 @@ class ModelBox(QGroupBox):
         if self._loading:
             return
         preset = PRESETS[self.preset_name()]
-        modified = any(s.value() != getattr(preset, k) for k, s in self.gpt_fields.items())
+        modified = any(s.value() != getattr(preset, k) for k, s in self.gpt_fields.items()) or (
+            self.bias.isChecked(), self.tie.isChecked(), self.activation.currentData()
+        ) != (preset.bias, preset.tie_weights, preset.activation)
         self.preset_note.setVisible(modified and not self.is_lstm())
         self.revalidate()

@@ -10,6 +10,7 @@ from gptstudio.core.model.attention import CausalSelfAttention
 from gptstudio.core.model.blocks import MLP, Block
 from gptstudio.core.model.build import build_model
 from gptstudio.core.model.config import (
+    ACTIVATIONS,
     PRESETS,
     GPTConfig,
     LSTMConfig,
@@ -23,6 +24,7 @@ from gptstudio.core.model.lstm import LSTMLanguageModel
 from gptstudio.core.model.output import ModelOutput
 
 __all__ = [
+    "ACTIVATIONS",
     "GPT",
     "MLP",
     "PRESETS",

@@ -28,9 +28,11 @@ class MLP(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        # GPT-2 uses the tanh approximation of GELU ("gelu_new"); we match it exactly so that
-        # imported GPT-2 weights give the same logits.
-        self.gelu = nn.GELU(approximate="tanh")
+        # GELU(x) = x * P(X <= x) for a standard normal X: a smooth ReLU. GPT-2 uses its tanh
+        # approximation ("gelu_new"), which imported GPT-2 weights need for the same logits;
+        # nanoGPT-style presets use the exact form.
+        approximate = "tanh" if config.activation == "gelu_tanh" else "none"
+        self.gelu = nn.GELU(approximate=approximate)
         self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
