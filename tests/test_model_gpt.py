@@ -215,18 +215,21 @@ def test_training_step_reduces_loss():
     assert loss.item() < first - 1.0
 
 
-def test_linear_keeps_gpt2_memory_layout_but_nn_linear_maths():
-    from gptstudio.core.model.linear import Linear
+def test_head_keeps_gpt2_memory_layout_but_nn_linear_maths():
+    from gptstudio.core.model.linear import TransposedLinear
 
+    model = make_model()  # only the head (and the table tied to it) is stored transposed
+    assert not model.lm_head.weight.is_contiguous()
+    assert all(p.is_contiguous() for n, p in model.named_parameters() if ".h." in n)
     torch.manual_seed(0)
-    layer = Linear(6, 4)
+    layer = TransposedLinear(6, 4)
     assert layer.weight.shape == (4, 6)
     assert not layer.weight.is_contiguous() and layer.weight.t().is_contiguous()
     reference = torch.nn.Linear(6, 4)
     reference.load_state_dict(layer.state_dict())
     x = torch.randn(3, 6)
     torch.testing.assert_close(layer(x), reference(x))
-    assert Linear(6, 4, bias=False).bias is None
+    assert TransposedLinear(6, 4, bias=False).bias is None
 
 
 def test_model_round_trips_through_safetensors(tmp_path):

@@ -26,7 +26,7 @@ from gptstudio.core.errors import ConfigError
 from gptstudio.core.model.blocks import LAYER_NORM_EPS, Block
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.kv_cache import KVCache
-from gptstudio.core.model.linear import Linear, transposed_storage
+from gptstudio.core.model.linear import TransposedLinear, transposed_storage
 from gptstudio.core.model.output import ModelOutput
 
 INIT_STD = 0.02  # GPT-2's initializer_range
@@ -47,7 +47,7 @@ class GPT(nn.Module):
                 "ln_f": nn.LayerNorm(config.n_embd, eps=LAYER_NORM_EPS, bias=config.bias),
             }
         )
-        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = TransposedLinear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             # One Parameter in two places: gradients from both uses add up in it. Stored like
             # the LM head's weight (see linear.py): decoding reads it as a head for every token.
