@@ -173,6 +173,10 @@ def compare(model_config, tok, train, val, steps: int, chunk: int) -> None:
     print(f"{'':24s}{'reference':>12s}{'ours':>12s}")
     print(f"{'tokens/s (training)':24s}{ref_tps:12,.0f}{our_tps:12,.0f}    ratio "
           f"{our_tps / ref_tps:.2f}x  (target >= 1.5x)")
+    ref_med = tokens / statistics.median(ref_seconds)
+    our_med = tokens / statistics.median(ours.step_seconds)
+    print(f"{'tokens/s (median step)':24s}{ref_med:12,.0f}{our_med:12,.0f}    ratio "
+          f"{our_med / ref_med:.2f}x  (the typical step, without the machine's slow moments)")
     print(f"{'training time (s)':24s}{sum(ref_seconds):12.1f}{sum(ours.step_seconds):12.1f}")
     for s in report:
         note = "  (target <= 1.88)" if s == 2000 else ""

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from gptstudio.core.errors import CheckpointError
+from gptstudio.core.errors import CheckpointError, TrainingError
 from gptstudio.core.model import build_model, from_preset
 from gptstudio.core.tokenizers import CharTokenizer
 from gptstudio.core.train import (
     EvalEvent,
     Run,
     SampleEvent,
+    StatusEvent,
     StepEvent,
     TrainConfig,
     TrainControl,
@@ -165,3 +166,35 @@ def test_resume_refuses_a_state_for_another_optimizer_layout(data, tmp_path):
     # Another corpus: the saved data position belongs to a different token row.
     with pytest.raises(CheckpointError, match="n_tokens"):
         Trainer(fresh_model(tok, 0), tok, train[:-100], val, cfg, start_state=checkpoint)
+
+
+def test_a_checkpoint_saved_while_paused_resumes_exactly(data, tmp_path):
+    tok, train, val = data
+    cfg = config(checkpoint_interval=0)  # the only checkpoint is the one asked for
+    full = uninterrupted(data, cfg)
+    control = TrainControl()
+
+    def pause_at_11(model, step):
+        if step == 11:
+            control.pause()
+
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    trainer = Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run, control=control,
+                      hooks=[pause_at_11])
+    events, first, saved = trainer.events(), [], None
+    for event in events:
+        first += record([event])
+        if isinstance(event, StatusEvent) and event.state == "paused":
+            saved = trainer.save_checkpoint()  # the loop is waiting: weights are consistent
+            control.stop()
+    assert saved is not None and saved.step == 11 and first[-1][:2] == ("step", 11)
+    assert [(c.step, str(c.path)) for c in run.checkpoints()] == [(11, saved.path)]
+    step, rest = resume(data, run, cfg)
+    assert step == 11 and first + rest == full
+
+
+def test_save_checkpoint_needs_a_run_folder(data):
+    tok, train, val = data
+    trainer = Trainer(fresh_model(tok, 0), tok, train, val, config())
+    with pytest.raises(TrainingError, match="run folder"):
+        trainer.save_checkpoint()

@@ -28,7 +28,6 @@ from gptstudio.core.model import build_model
 from gptstudio.core.pipeline import prepare_new_training, prepare_resumed_training
 from gptstudio.core.train import (
     CheckpointEvent, EvalEvent, SampleEvent, StatusEvent, StepEvent, TrainControl, WarningEvent,
-    save_checkpoint,
 )
 from gptstudio.ui.workers import Worker
 
@@ -205,19 +204,8 @@ class TrainWorker(Worker):
             self.weights_ready.emit(self._copy_weights(self._trainer.model, self._trainer.step))
 
     def _save_checkpoint_now(self) -> None:
-        # The engine saves on its own schedule; "Save checkpoint" adds one at this step, with
-        # the same public pieces it uses (weights + Trainer.train_state()).
-        trainer, run, tok = self._trainer, self._run, self.job.tokenizer
-        info = save_checkpoint(run.checkpoints_dir, trainer.step, trainer.model,
-                               trainer.train_state(), model_config=trainer.model.config.to_dict(),
-                               tokenizer_fingerprint=tok.fingerprint(),
-                               tokenizer_name=getattr(tok, "name", None),
-                               keep_last=self.job.train_config.keep_last)
-        best = run.best_checkpoint()
-        event = CheckpointEvent(step=trainer.step, path=str(info.path),
-                                best=best is not None and best.path == info.path)
-        run.log(event)
-        self.checkpoint_saved.emit(event)
+        # The engine saves on its own schedule; "Save checkpoint" adds one at this step.
+        self.checkpoint_saved.emit(self._trainer.save_checkpoint())
 
     def _hook(self, model: torch.nn.Module, step: int) -> None:
         """Called by the Trainer after every step, in this thread, without gradients."""

@@ -133,6 +133,7 @@ class Trainer:
         self._started = False
         self._saved_step: int | None = None  # step of the last checkpoint written or loaded
         self._saved_path: str | None = None
+        self._last_eval: tuple[int, float] | None = None  # (step, val loss) of the latest eval
         if start_state is not None:
             self._restore(start_state)
 
@@ -182,7 +183,6 @@ class Trainer:
         yield self._emit(StatusEvent("running", f"{verb} training at step {self.step} of "
                                                 f"{cfg.max_steps} ({self.precision}).", self.step))
         nonfinite_in_row, avg_step_time = 0, None
-        last_eval: tuple[int, float] | None = None  # (step, val loss) of the latest evaluation
         while self.step < cfg.max_steps:
             while self.control.paused:
                 yield from self._pause()
@@ -217,21 +217,17 @@ class Trainer:
             if nonfinite_in_row >= cfg.max_nonfinite:
                 yield from self._fail(nonfinite_in_row)
             if cfg.eval_interval and self.step % cfg.eval_interval == 0:
-                event = self.evaluate()
-                last_eval = (self.step, event.val_loss)
-                yield self._emit(event)
+                yield self._emit(self.evaluate())
             if cfg.sample_interval and self.step % cfg.sample_interval == 0 and self.rank == 0:
                 yield self._emit(self.sample())
             if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
-                yield from self._checkpoint(_val_loss_at(self.step, last_eval))
+                yield from self._checkpoint()
 
         finished = self.step >= cfg.max_steps
-        if finished and _val_loss_at(self.step, last_eval) is None:
-            event = self.evaluate()  # a finished run always reports its final losses
-            last_eval = (self.step, event.val_loss)
-            yield self._emit(event)
+        if finished and self._val_loss_now() is None:
+            yield self._emit(self.evaluate())  # a finished run always reports its final losses
         if self.step > 0 and self._saved_step != self.step:
-            yield from self._checkpoint(_val_loss_at(self.step, last_eval))
+            yield from self._checkpoint()
         state = "finished" if finished else "stopped"
         where = f" Checkpoint: {self._saved_path}." if self._saved_path else ""
         yield self._emit(StatusEvent(state, f"Training {state} at step {self.step}.{where}",
@@ -323,6 +319,7 @@ class Trainer:
                                             or val.loss < self.best_val_loss)
         if best:
             self.best_val_loss = val.loss
+        self._last_eval = (self.step, val.loss)
         return EvalEvent(step=self.step, train_loss=train.loss, val_loss=val.loss,
                          train_ppl=train.perplexity, val_ppl=val.perplexity,
                          train_bpb=train.bits_per_byte, val_bpb=val.bits_per_byte, best=best)
@@ -335,20 +332,36 @@ class Trainer:
                            seed=cfg.seed)
         return SampleEvent(step=self.step, prompt=cfg.sample_prompt, text=text)
 
-    def _checkpoint(self, val_loss: float | None) -> Iterator[TrainEvent]:
+    def _checkpoint(self) -> Iterator[TrainEvent]:
+        if self.run is not None and self.rank == 0:
+            yield self.save_checkpoint()
+
+    def save_checkpoint(self) -> CheckpointEvent:
+        """Save a checkpoint of the current step now, log it to the run and return its event.
+
+        Call it between steps from the thread that iterates `events()`: after a StepEvent, or
+        while paused (the "paused" StatusEvent was yielded and the loop waits). The checkpoint
+        resumes exactly like the trainer's own (keep-last and best-validation rules included).
+        TrainingError if the trainer has no run folder or is not rank 0.
+        """
         if self.run is None or self.rank != 0:
-            return
+            raise TrainingError("Only a trainer with a run folder (rank 0) saves checkpoints.")
         info = save_checkpoint(
             self.run.checkpoints_dir, self.step, self.model, self.train_state(),
             model_config=self.model.config.to_dict(),
             tokenizer_fingerprint=self.tokenizer.fingerprint(),
             tokenizer_name=getattr(self.tokenizer, "name", None),
-            val_loss=val_loss, keep_last=self.config.keep_last,
+            val_loss=self._val_loss_now(), keep_last=self.config.keep_last,
         )
         self._saved_step, self._saved_path = self.step, str(info.path)
         best = self.run.best_checkpoint()
-        yield self._emit(CheckpointEvent(step=self.step, path=str(info.path),
-                                         best=best is not None and best.path == info.path))
+        return self._emit(CheckpointEvent(step=self.step, path=str(info.path),
+                                          best=best is not None and best.path == info.path))
+
+    def _val_loss_now(self) -> float | None:
+        """The validation loss measured at the current step, if the latest evaluation was here."""
+        last = self._last_eval
+        return last[1] if last is not None and last[0] == self.step else None
 
     def train_state(self) -> dict[str, Any]:
         """Everything besides the weights that exact resume needs (tensors and plain values)."""
@@ -391,7 +404,3 @@ class Trainer:
         if self.run is not None and self.rank == 0:
             self.run.log(event)
 
-
-def _val_loss_at(step: int, last_eval: tuple[int, float] | None) -> float | None:
-    """The validation loss measured at `step`, if the latest evaluation was at that step."""
-    return last_eval[1] if last_eval is not None and last_eval[0] == step else None
