@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         t.resume_requested.connect(s.resume)
         t.stop_requested.connect(self.stop_training)
         t.checkpoint_requested.connect(self.save_checkpoint)
+        t.learning_rate_requested.connect(s.set_learning_rate)
         t.runs.open_requested.connect(self.open_run)
         self.setup_tab.start_allowed_changed.connect(self._on_start_allowed_changed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self.apply_theme)
@@ -304,7 +305,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_started(self, info: Any) -> None:
         self.train_tab.begin_run(info.name, info.max_steps, start_step=info.start_step,
-                                 keep_history=info.resumed)
+                                 keep_history=info.resumed, peak_lr=info.peak_lr)
         self.train_tab.set_resumable(False)
         self.params_label.setText(f"{info.n_params / 1e6:,.2f}M parameters")
         self.train_tab.runs.refresh()

@@ -1,9 +1,12 @@
-"""The Train tab: Start/Pause/Stop, progress with ETA, live plots, samples and earlier runs.
+"""The Train tab: Start/Pause/Stop, the peak learning rate, progress with ETA, live plots,
+samples and earlier runs.
 
 The tab keeps the current run's numbers in a `RunHistory` (numpy columns). Session events only
 append to it; a ~30 Hz timer refreshes the plots and the progress text at their own, slower
 rates (below), so the GUI stays fluid and the training fast however quickly the steps come
 (STYLE.md 9). Clicking the loss curve selects the sample of the nearest evaluation.
+While a run trains or is paused, the "Peak LR" field sets a new peak learning rate: the engine
+rescales the whole warmup+cosine schedule (floor included) from the next step on.
 Left out: the run set-up (Setup tab) and every training computation.
 """
 
@@ -19,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from gptstudio.ui.form import ErrorLabel
+from gptstudio.ui.form import ErrorLabel, number_edit
 from gptstudio.ui.history import RunHistory
 from gptstudio.ui.plots import LossPlot, MetricPlot, clock, human_tokens
 from gptstudio.ui.runs_panel import RunsPanel
@@ -35,6 +38,33 @@ REDRAW_MS = 33  # the timer ticks at ~30 Hz: progress text and the plots' checks
 LOSS_PLOT_EVERY_S = 0.25
 METRIC_PLOTS_EVERY_S = 1.5
 PROGRESS_EVERY_S = 0.25
+MAX_PEAK_LR = 1.0  # a higher peak is surely a typo (AdamW diverges long before)
+PEAK_LR_TIP = ("The schedule's peak learning rate, e.g. 3e-4 or 0.0003. Apply (or Enter) "
+               "rescales the whole warmup+cosine schedule, final learning rate included, "
+               "from the next step on; the configured peak restores the original schedule.")
+
+
+def parse_peak_lr(text: str) -> float:
+    """The peak learning rate typed in `text`; ValueError with a sentence if it is unusable.
+
+    Unlike `form.parse_float`, a comma is refused rather than dropped as a thousands separator:
+    "0,5e-3" must not silently become 0.005."""
+    cleaned = text.strip()
+    if "," in cleaned:
+        raise ValueError(f"The peak learning rate must be a number written with a point, "
+                         f"e.g. 0.0003 or 3e-4, not {cleaned}.")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError("The peak learning rate must be a number, e.g. 0.0003 or 3e-4.") from None
+    if not math.isfinite(value):
+        raise ValueError(f"The peak learning rate must be a finite number, not {text.strip()}.")
+    if value <= 0:
+        raise ValueError(f"The peak learning rate must be above 0, got {text.strip()}.")
+    if value > MAX_PEAK_LR:
+        raise ValueError(f"The peak learning rate must be at most {MAX_PEAK_LR:g}, "
+                         f"got {text.strip()}.")
+    return value
 
 
 class TrainTab(QWidget):
@@ -49,6 +79,7 @@ class TrainTab(QWidget):
     resume_requested = Signal()
     stop_requested = Signal()
     checkpoint_requested = Signal()
+    learning_rate_requested = Signal(float)  # a new peak learning rate, already checked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +110,19 @@ class TrainTab(QWidget):
         self.save = QPushButton("Save checkpoint")
         self.save.setObjectName("saveCheckpointButton")
         self.save.setToolTip("Save a checkpoint at the next step (Ctrl+S)")
+        self.peak_lr_label = QLabel("Peak LR")
+        self.peak_lr = number_edit("", width_chars=7)  # room for 0.00025 or 2.5e-4
+        self.peak_lr.setObjectName("peakLrEdit")
+        self.peak_lr.setPlaceholderText("3e-4")
+        self.peak_lr.setMaximumWidth(self.peak_lr.fontMetrics().horizontalAdvance("0") * 9)
+        self.peak_lr.setToolTip(PEAK_LR_TIP)
+        self.peak_lr_label.setBuddy(self.peak_lr)
+        self.peak_lr_label.setToolTip(PEAK_LR_TIP)
+        self.apply_lr = QPushButton("Apply")
+        self.apply_lr.setObjectName("applyLrButton")
+        self.apply_lr.setToolTip("Use this peak learning rate from the next step on (Enter)")
+        self.lr_error = ErrorLabel()  # why the typed learning rate was refused, in red
+        self.lr_error.setObjectName("peakLrError")
         self.progress = QProgressBar()
         self.progress.setObjectName("trainProgress")
         self.progress.setTextVisible(True)
@@ -91,6 +135,11 @@ class TrainTab(QWidget):
         buttons = QHBoxLayout()
         for button in (self.start, self.new_run, self.pause, self.stop, self.save):
             buttons.addWidget(button)
+        buttons.addSpacing(8)
+        buttons.addWidget(self.peak_lr_label)
+        buttons.addWidget(self.peak_lr)
+        buttons.addWidget(self.apply_lr)
+        buttons.addSpacing(8)
         buttons.addWidget(self.progress, 1)
 
         # -- plots ---------------------------------------------------------------------------
@@ -164,6 +213,7 @@ class TrainTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.reason)
+        layout.addWidget(self.lr_error)
         layout.addWidget(self.splitter, 1)
 
         self.start.clicked.connect(self.start_requested)
@@ -171,6 +221,9 @@ class TrainTab(QWidget):
         self.pause.clicked.connect(self._on_pause_clicked)
         self.stop.clicked.connect(self.stop_requested)
         self.save.clicked.connect(self.checkpoint_requested)
+        self.apply_lr.clicked.connect(self._on_apply_lr)
+        self.peak_lr.returnPressed.connect(self._on_apply_lr)
+        self.peak_lr.textEdited.connect(self._on_peak_lr_edited)
         self.x_mode.currentIndexChanged.connect(self._on_x_mode_changed)
         self.y_mode.currentIndexChanged.connect(self._on_y_mode_changed)
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
@@ -196,6 +249,11 @@ class TrainTab(QWidget):
         self.pause.setText("Resume" if state == PAUSED else "Pause")
         self.stop.setEnabled(state in (PREPARING, TRAINING, PAUSED))
         self.save.setEnabled(state in (TRAINING, PAUSED))
+        tunable = state in (TRAINING, PAUSED)  # a trainer is there to take a new peak
+        for widget in (self.peak_lr_label, self.peak_lr, self.apply_lr):
+            widget.setEnabled(tunable)
+        if not tunable:
+            self.lr_error.show_error(None)
         if state == PREPARING:
             self.progress.setRange(0, 0)
             self.progress.setFormat("Preparing: tokenizing the corpus and building the model…")
@@ -217,10 +275,13 @@ class TrainTab(QWidget):
 
     # -- events from the Session ---------------------------------------------------------------
     def begin_run(self, name: str, max_steps: int, *, start_step: int = 0,
-                  keep_history: bool = False) -> None:
-        """A run starts (or resumes at `start_step`): set up the progress bar, and clear the
-        curves unless resuming (then the steps after the checkpoint are dropped)."""
+                  keep_history: bool = False, peak_lr: float | None = None) -> None:
+        """A run starts (or resumes at `start_step`): set up the progress bar, show the run's
+        configured `peak_lr` in the Peak LR field, and clear the curves unless resuming (then
+        the steps after the checkpoint are dropped)."""
         self.max_steps = max_steps
+        self.peak_lr.setText(f"{peak_lr:g}" if peak_lr is not None else "")
+        self.lr_error.show_error(None)
         if keep_history:
             self.history.rewind(start_step + 1)
             self.samples.set_samples(self.history.samples)
@@ -333,6 +394,23 @@ class TrainTab(QWidget):
             self.resume_requested.emit()
         else:
             self.pause_requested.emit()
+
+    @Slot()
+    def _on_apply_lr(self) -> None:
+        """Apply or Enter: emit the typed peak learning rate, or say in red why it is refused."""
+        if self.state not in (TRAINING, PAUSED):
+            return  # Enter in a disabled field cannot happen; a stale click must do nothing
+        try:
+            lr = parse_peak_lr(self.peak_lr.text())
+        except ValueError as exc:
+            self.lr_error.show_error(str(exc))
+            return
+        self.lr_error.show_error(None)
+        self.learning_rate_requested.emit(lr)
+
+    @Slot(str)
+    def _on_peak_lr_edited(self, _text: str) -> None:
+        self.lr_error.show_error(None)  # the refused value is gone; judge the new one on Apply
 
     @Slot(int)
     def _on_x_mode_changed(self, _index: int) -> None:

@@ -60,6 +60,7 @@ class RunStarted:
     resumed: bool
     n_train_tokens: int
     n_val_tokens: int
+    peak_lr: float  # the schedule's peak in use (a resumed run keeps a peak changed mid-run)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class TrainWorker(Worker):
             path=prepared.run.path, name=prepared.run.path.name,
             max_steps=prepared.trainer.config.max_steps, start_step=prepared.start_step,
             n_params=prepared.n_params, resumed=job.resume,
-            n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens))
+            n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
+            peak_lr=prepared.trainer.peak_lr_override or prepared.trainer.config.learning_rate))
         self._loop(prepared.trainer.events())
 
     def _loop(self, events: Any) -> None:
