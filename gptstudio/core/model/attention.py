@@ -41,6 +41,13 @@ def causal_mask(n_queries: int, n_keys: int, device: torch.device) -> torch.Tens
     return ones.tril(diagonal=offset)
 
 
+def _attends_in_fp32(t: torch.Tensor) -> bool:
+    """Whether attention on `t` should run in fp32: bf16 on the CPU, or any CPU tensor under
+    bf16 autocast (see `_fast_attention`)."""
+    return t.device.type == "cpu" and (
+        t.dtype == torch.bfloat16 or torch.is_autocast_enabled("cpu"))
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head masked self-attention, as in GPT-2 (names match GPT-2's for weight import)."""
 
@@ -67,7 +74,10 @@ class CausalSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T, C) -> (output (B, T, C), attention weights (B, nh, T, T_keys) or None)."""
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # each (B, T, C)
+        qkv = self.c_attn(x)  # (B, T, 3C)
+        if not return_attn and _attends_in_fp32(qkv):
+            qkv = qkv.float()  # one cast here instead of three in _fast_attention
+        q, k, v = qkv.split(self.n_embd, dim=2)  # each (B, T, C)
         # Split the width into heads and move heads next to batch: (B, nh, T, hs).
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
@@ -81,8 +91,9 @@ class CausalSelfAttention(nn.Module):
         else:
             context_vec, attn_weights = self._fast_attention(q, k, v), None
 
-        # Put the heads side by side again: (B, nh, T, hs) -> (B, T, nh, hs) -> (B, T, C).
-        context_vec = context_vec.transpose(1, 2).contiguous().view(B, T, C)
+        # Put the heads side by side again: (B, nh, T, hs) -> (B, T, nh, hs) -> (B, T, C),
+        # in the input's precision (a no-op unless attention ran in fp32 for a bf16 model).
+        context_vec = context_vec.transpose(1, 2).contiguous().view(B, T, C).to(x.dtype)
         return self.resid_dropout(self.c_proj(context_vec)), attn_weights
 
     def _explicit_attention(
@@ -102,12 +113,12 @@ class CausalSelfAttention(nn.Module):
 
     def _fast_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The same computation in PyTorch's fused kernel; returns context (B, nh, T, hs)."""
-        if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        if _attends_in_fp32(q) or _attends_in_fp32(k):
             # PyTorch's CPU attention kernel is several times slower in bf16 than in fp32 (while
-            # bf16 matmuls are faster): under bf16 autocast, attend in fp32. Autocast is turned
-            # off here, or it would cast the inputs straight back to bf16.
+            # bf16 matmuls are faster): in a bf16 model or under bf16 autocast, attend in fp32.
+            # Autocast is turned off here, or it would cast the inputs straight back to bf16.
             with torch.autocast("cpu", enabled=False):
-                return self._fast_attention(q.float(), k.float(), v.float()).to(q.dtype)
+                return self._fast_attention(q.float(), k.float(), v.float())
         n_queries, n_keys = q.shape[2], k.shape[2]
         dropout_p = self.dropout if self.training else 0.0
         if n_queries == 1:
