@@ -25,6 +25,7 @@ from torch import nn
 
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.kv_cache import KVCache
+from gptstudio.core.model.linear import TransposedLinear
 
 
 def causal_mask(n_queries: int, n_keys: int, device: torch.device) -> torch.Tensor:
@@ -59,9 +60,9 @@ class CausalSelfAttention(nn.Module):
         self.layer_index = layer_index  # which slice of a shared KVCache is ours
         self.dropout = config.dropout
         # Queries, keys and values of all heads in one matmul: (C) -> (3C).
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_attn = TransposedLinear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         # Mixes the concatenated heads back into the residual stream.
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = TransposedLinear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
 

@@ -16,6 +16,7 @@ from torch import nn
 from gptstudio.core.model.attention import CausalSelfAttention
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.kv_cache import KVCache
+from gptstudio.core.model.linear import TransposedLinear
 
 # GPT-2 uses LayerNorm with epsilon 1e-5 (PyTorch's default), stated here so imports match.
 LAYER_NORM_EPS = 1e-5
@@ -26,13 +27,13 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = TransposedLinear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         # GELU(x) = x * P(X <= x) for a standard normal X: a smooth ReLU. GPT-2 uses its tanh
         # approximation ("gelu_new"), which imported GPT-2 weights need for the same logits;
         # nanoGPT-style presets use the exact form.
         approximate = "tanh" if config.activation == "gelu_tanh" else "none"
         self.gelu = nn.GELU(approximate=approximate)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = TransposedLinear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
