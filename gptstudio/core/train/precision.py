@@ -5,13 +5,13 @@ loss scaling; under `torch.autocast` the matmuls run in bf16 while the weights, 
 the numerically touchy ops (softmax, norms, the loss) stay in float32. On CPUs with native bf16
 instructions (AVX512-BF16, AMX) the matmuls get two to four times faster; elsewhere bf16 is
 emulated and slower, so "auto" only picks it where the hardware has it. (Measured on such a CPU
-with the `tiny` preset, torch 2.13: ~1.4x the tokens/s of fp32 when the attention itself runs in
-fp32; PyTorch's CPU flash-attention kernel is ~4x slower in bf16 than in fp32, which eats the
-whole gain if the model lets autocast hand it bf16 inputs. Final losses were the same.)
+with the `tiny` preset, torch 2.13: 1.5x the tokens/s of fp32, the model's attention running in
+fp32 (see `model/attention.py`: PyTorch's CPU flash-attention kernel is ~4x slower in bf16).
+Final losses were the same.)
 
 `torch.compile` fuses the many small element-wise ops of a small model into a few kernels; it
-gained 0-10% here, after 15-30 s of compiling (more on a busy machine), which a playground run of
-a couple of minutes does not earn back, and it needs a C++ compiler. So "auto" leaves it off;
+gained 5-10% here, after 15-25 s of compiling on a fresh machine (5 s with a warm cache), which a
+playground run of a couple of minutes does not earn back, and it needs a C++ compiler. So "auto" leaves it off;
 "on" asks for it (the trainer falls back to eager mode with a warning if it fails).
 `benchmarks/bench_train.py --options` prints these figures. Left out: the loop (`trainer.py`).
 """
