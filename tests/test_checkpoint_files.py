@@ -218,6 +218,17 @@ def test_a_mismatched_model_config_is_named(tmp_path):
     load_checkpoint(info.path, nano(dropout=0.3))  # dropout may differ: same weights
 
 
+def test_a_config_saved_before_a_field_existed_means_its_default(tmp_path):
+    # Runs saved before GPTConfig.activation existed have no such key: they used the tanh GELU.
+    model = nano(bias=True, activation="gelu_tanh")
+    old_config = {k: v for k, v in model.config.to_dict().items() if k != "activation"}
+    info = save_checkpoint(tmp_path, 1, model, {"step": 1}, model_config=old_config)
+    load_checkpoint(info.path, nano(bias=True, activation="gelu_tanh"))
+    with pytest.raises(CheckpointError, match=r"activation='gelu_tanh' in the checkpoint but "
+                                              r"'gelu' here"):
+        load_checkpoint(info.path, nano(bias=True, activation="gelu"))
+
+
 def test_weights_that_do_not_fit_are_named_even_without_a_config(tmp_path):
     info = save(tmp_path, 1, nano())
     model = nano(n_layer=3)

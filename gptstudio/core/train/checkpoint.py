@@ -34,7 +34,6 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from gptstudio.core.errors import CheckpointError
 from gptstudio.core.atomic import (
     atomic_write_bytes,
     atomic_write_text,
@@ -42,6 +41,8 @@ from gptstudio.core.atomic import (
     fsync_dir,
     temp_dir_name,
 )
+from gptstudio.core.errors import CheckpointError, ConfigError
+from gptstudio.core.model.config import model_config_from_dict
 
 __all__ = [
     "CheckpointInfo",
@@ -309,7 +310,9 @@ def load_checkpoint(
 
 
 def _check_same_model_config(info: CheckpointInfo, model_config: dict[str, Any]) -> None:
-    saved, wanted = info.model_config, model_config
+    # Compared with their defaults filled in: a config saved before a field existed (e.g.
+    # `activation`) means that field's default.
+    saved, wanted = _with_defaults(info.model_config), _with_defaults(model_config)
     diffs = [
         f"{key}={saved.get(key)!r} in the checkpoint but {wanted.get(key)!r} here"
         for key in sorted(set(saved) | set(wanted))
@@ -320,6 +323,13 @@ def _check_same_model_config(info: CheckpointInfo, model_config: dict[str, Any])
             f"The checkpoint {info.path.name} was saved for a different model: "
             + "; ".join(diffs) + "."
         )
+
+
+def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return model_config_from_dict(config).to_dict()
+    except ConfigError:
+        return config  # not a valid config: compared as it is, so the diff names the problem
 
 
 def _check_same_tokenizer(info: CheckpointInfo, tokenizer: Any) -> None:
