@@ -40,10 +40,16 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model headless, with a progress bar")
     train.add_argument("--corpus", default="builtin:fables",
                        help="a text file, a folder, or builtin:NAME (default builtin:fables)")
-    train.add_argument("--tokenizer", default="char",
-                       help="char, bpe:VOCAB, a saved tokenizer file, or a tiktoken encoding name")
-    train.add_argument("--preset", default="nano", help="model preset (nano, tiny, small, gpt2, ...)")
-    train.add_argument("--arch", choices=("gpt", "lstm"), default="gpt")
+    train.add_argument("--tokenizer", default=None,
+                       help="char (default), bpe:VOCAB, a saved tokenizer file, or a tiktoken "
+                            "encoding name")
+    train.add_argument("--preset", default=None,
+                       help="model preset (nano (default), tiny, small, gpt2, ...)")
+    train.add_argument("--arch", choices=("gpt", "lstm"), default=None,
+                       help="gpt (default) or lstm")
+    train.add_argument("--init-from", default=None, metavar="RUN",
+                       help="start a new run from the weights of RUN's last checkpoint (e.g. "
+                            "one made by import-gpt2): its model and tokenizer, a fresh optimizer")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a model or training setting, e.g. --set n_layer=2 "
                             "--set learning_rate=3e-4 (repeatable)")

@@ -117,6 +117,10 @@ def _new_training(args: argparse.Namespace, control):
     from gptstudio.core.tokenizers import resolve_tokenizer
     from gptstudio.core.train import TrainConfig
 
+    if args.init_from is not None:
+        return _training_from_weights(args, control)
+    args.tokenizer = args.tokenizer or "char"
+    args.preset, args.arch = args.preset or "nano", args.arch or "gpt"
     overrides = _parse_overrides(args.overrides)
     if args.arch == "lstm":
         model_fields = {f.name for f in dataclasses.fields(LSTMConfig)}
@@ -146,12 +150,48 @@ def _new_training(args: argparse.Namespace, control):
                                 corpus_spec=args.corpus, control=control)
 
 
+def _training_from_weights(args: argparse.Namespace, control):
+    """A new run whose model, tokenizer and initial weights come from the run `--init-from`."""
+    import dataclasses
+
+    from gptstudio.core.corpora import resolve_corpus
+    from gptstudio.core.model import check_fits
+    from gptstudio.core.pipeline import init_source, prepare_new_training
+    from gptstudio.core.train import TrainConfig
+
+    given = [flag for flag, value in (("--preset", args.preset), ("--tokenizer", args.tokenizer),
+                                      ("--arch", args.arch)) if value is not None]
+    if given:
+        raise ConfigError(f"With --init-from the model and the tokenizer are that run's; "
+                          f"drop {', '.join(given)}.")
+    model_config, tokenizer = init_source(args.init_from)
+    model_fields = {f.name for f in dataclasses.fields(type(model_config))}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    model_over, train_over = _split_overrides(_parse_overrides(args.overrides), model_fields,
+                                              train_fields)
+    fixed = sorted(set(model_over) - {"dropout"})
+    if fixed:
+        raise ConfigError(f"With --init-from the model is that run's: {fixed[0]} cannot change "
+                          "(only dropout and training settings can).")
+    if args.max_steps is not None:
+        train_over["max_steps"] = args.max_steps
+    train_config = TrainConfig(**train_over)
+    model_config = model_config.replace(**model_over)
+    check_fits(model_config, train_config.batch_size)
+    return prepare_new_training(args.run_dir, resolve_corpus(args.corpus), tokenizer,
+                                model_config, train_config, corpus_spec=args.corpus,
+                                init_from=args.init_from, control=control)
+
+
 def _train(args: argparse.Namespace) -> int:
     from gptstudio.core.pipeline import prepare_resumed_training, run_dir_exists
     from gptstudio.core.train import TrainControl
 
     control = TrainControl()
     if args.resume:
+        if args.init_from is not None:
+            raise ConfigError("--init-from starts a new run and --resume continues one: "
+                              "use one of them.")
         if args.overrides:
             raise ConfigError("--set cannot change a run being resumed; start a new run instead.")
         prepared = prepare_resumed_training(args.run_dir, max_steps=args.max_steps,

@@ -164,3 +164,62 @@ def test_the_lstm_baseline_trains_samples_and_refuses_gpt2_export(tmp_path: Path
     assert main(["sample", "--run", str(run_dir), "--max-new-tokens", "5", "--seed", "1"]) == 0
     assert main(["export", "--run", str(run_dir), "--out", str(tmp_path / "x")]) == 2
     assert "LSTM" in capsys.readouterr().err
+
+
+def test_a_new_run_can_start_from_another_runs_weights(tmp_path: Path, corpus_file: Path,
+                                                       capsys):
+    from gptstudio.core.pipeline import load_trained_model
+
+    # An imported model (here: a trained run exported to GPT-2's layout and imported back).
+    first = tmp_path / "first"
+    assert train(first, corpus_file, "--max-steps", "3") == 0
+    assert main(["export", "--run", str(first), "--format", "hf", "--out",
+                 str(tmp_path / "hf")]) == 0
+    imported = tmp_path / "imported"
+    assert main(["import-gpt2", str(tmp_path / "hf"), "--run-dir", str(imported),
+                 "--tokenizer", str(Run.open(first).tokenizer_path)]) == 0
+    capsys.readouterr()
+    # It was never trained: resuming it says what to do instead.
+    assert main(["train", "--run-dir", str(imported), "--resume", "--quiet"]) == 2
+    assert "--init-from" in capsys.readouterr().err
+
+    tuned = tmp_path / "tuned"
+    settings = ["--set", "learning_rate=1e-9", "--set", "min_lr=1e-10", "--set",
+                "weight_decay=0", "--set", "batch_size=4", "--set", "eval_iters=2", "--set",
+                "sample_interval=0", "--set", "warmup_steps=1", "--set", "dropout=0.1"]
+    assert main(["train", "--init-from", str(imported), "--corpus", str(corpus_file),
+                 "--run-dir", str(tuned), "--max-steps", "2", "--quiet", *settings]) == 0
+    run = Run.open(tuned)
+    assert run.data_config["init_from"]["run"] == str(imported.resolve())
+    assert run.data_config["init_from"]["step"] == 0
+    assert run.model_config().dropout == 0.1
+    # With a learning rate of 1e-9 the weights barely move: they are the imported ones (a fresh
+    # initialisation would differ by ~0.02 everywhere).
+    _, start, _ = load_trained_model(imported)
+    _, after, _ = load_trained_model(tuned)
+    for (name, a), b in zip(start.state_dict().items(), after.state_dict().values()):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=0, msg=name)
+    # The new run is an ordinary run: it resumes as usual.
+    assert main(["train", "--run-dir", str(tuned), "--resume", "--max-steps", "3",
+                 "--quiet"]) == 0
+    assert Run.open(tuned).latest_checkpoint().step == 3
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--preset", "tiny"], "drop --preset"),
+    (["--tokenizer", "char"], "drop --tokenizer"),
+    (["--set", "n_layer=3"], "n_layer cannot change"),
+    (["--resume"], "use one of them"),
+])
+def test_init_from_refuses_what_would_not_fit_its_weights(tmp_path: Path, corpus_file: Path,
+                                                          capsys, extra, needle):
+    source = tmp_path / "source"
+    assert train(source, corpus_file, "--max-steps", "3") == 0
+    capsys.readouterr()
+    assert main(["train", "--init-from", str(source), "--corpus", str(corpus_file),
+                 "--run-dir", str(tmp_path / "new"), "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "new" / "run.json").exists()
+    assert main(["train", "--init-from", str(tmp_path / "nowhere"), "--corpus",
+                 str(corpus_file), "--run-dir", str(tmp_path / "new"), "--quiet"]) == 2

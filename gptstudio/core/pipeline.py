@@ -1,9 +1,11 @@
 """From choices to a ready `Trainer`: the steps the CLI and the app share.
 
 A new run: read the corpus, tokenize it (through the on-disk token cache), split it by position,
-build the model with the tokenizer's vocabulary, create the run folder. A resumed run: open the run
-folder, rebuild corpus, tokenizer and model from what it saved, load the last checkpoint into the
-model. Either way the result is a `PreparedTraining` whose `trainer.events()` runs the loop.
+build the model with the tokenizer's vocabulary (or take the weights of another run's last
+checkpoint: `init_from`, e.g. imported GPT-2 weights to fine-tune), create the run folder. A resumed
+run: open the run folder, rebuild corpus, tokenizer and model from what it saved, load the last
+checkpoint into the model. Either way the result is a `PreparedTraining` whose
+`trainer.events()` runs the loop.
 
 Left out: the loop itself (`gptstudio.core.train`), and any printing or widgets (the callers).
 """
@@ -66,6 +68,7 @@ def prepare_new_training(
     train_config: TrainConfig,
     *,
     corpus_spec: str | None = None,
+    init_from: str | os.PathLike | None = None,
     control: TrainControl | None = None,
     hooks: Sequence[Callable[[nn.Module, int], None]] = (),
     progress: Callable[[Any], None] | None = None,
@@ -75,8 +78,16 @@ def prepare_new_training(
 
     `corpus_spec` ("builtin:fables", a path) is recorded so that the run can be resumed later
     without asking for the corpus again; `progress` receives the tokenizer cache's events.
+    `init_from`: a run folder whose last checkpoint gives the initial weights instead of the
+    seed (its model config and tokenizer must be these; see `init_source`). The optimizer starts
+    afresh at step 0: a new run that begins where the other one's weights are.
     """
     model_config = with_vocab(model_config, tokenizer)
+    source = None
+    if init_from is not None:  # checked before the (possibly long) tokenization
+        source = Run.open(init_from)
+        if source.latest_checkpoint() is None:
+            raise CheckpointError(f"The run {source.path} has no checkpoint to start from.")
     tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
     train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
     _check_windows(train_tokens, val_tokens, model_config.block_size)
@@ -84,6 +95,11 @@ def prepare_new_training(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
         model = build_model(model_config)
+    started_from = None
+    if source is not None:  # names any model-config or tokenizer mismatch
+        loaded = load_checkpoint(source.path, model, tokenizer=tokenizer)
+        started_from = {"run": str(source.path), "checkpoint": loaded.info.path.name,
+                        "step": loaded.step}
     data_config = {
         "corpus": corpus_spec or corpus.source,
         "corpus_name": corpus.name,
@@ -92,6 +108,8 @@ def prepare_new_training(
         "n_tokens": int(len(tokens)),
         "val_fraction": train_config.val_fraction,
     }
+    if started_from is not None:
+        data_config["init_from"] = started_from
     run = Run.create(run_dir, model_config, train_config, data_config, tokenizer)
     try:  # the Trainer checks the data and the sample prompt
         trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
@@ -125,6 +143,12 @@ def prepare_resumed_training(
     model_config = run.model_config()
     if corpus is None:
         spec = run.data_config.get("corpus")
+        if run.data_config.get("imported_from") and not spec:
+            raise CheckpointError(
+                f"The run {run.path.name} holds imported weights and was never trained, so there "
+                "is nothing to resume. Start a new run from its weights instead (the command "
+                "line's `train --init-from RUN --corpus ...`)."
+            )
         if not isinstance(spec, str) or not spec:
             raise CheckpointError(f"The run {run.path} does not say which corpus it trained on.")
         corpus = resolve_corpus(spec)
@@ -153,6 +177,12 @@ def prepare_resumed_training(
                       control=control, hooks=hooks, start_state=loaded)
     return PreparedTraining(trainer, run, model, tokenizer, corpus, loaded.step,
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
+
+
+def init_source(run_dir: str | os.PathLike) -> tuple[ModelConfig, Tokenizer]:
+    """The model config and tokenizer a new run must use to start from `run_dir`'s weights."""
+    source = Run.open(run_dir)
+    return source.model_config(), source.load_tokenizer()
 
 
 def load_trained_model(run_dir: str | os.PathLike) -> tuple[Run, nn.Module, Tokenizer]:

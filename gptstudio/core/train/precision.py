@@ -11,8 +11,8 @@ Final losses were the same.)
 
 `torch.compile` fuses the many small element-wise ops of a small model into a few kernels; it
 gained 5-10% here, after 15-25 s of compiling on a fresh machine (5 s with a warm cache), which a
-playground run of a couple of minutes does not earn back, and it needs a C++ compiler. So "auto" leaves it off;
-"on" asks for it (the trainer falls back to eager mode with a warning if it fails).
+playground run of a couple of minutes does not earn back, and it needs a C++ compiler. So "auto"
+leaves it off; "on" asks for it (the trainer falls back to eager mode with a warning if it fails).
 `benchmarks/bench_train.py --options` prints these figures. Left out: the loop (`trainer.py`).
 """
 
