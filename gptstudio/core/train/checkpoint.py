@@ -166,7 +166,10 @@ def _weights_to_save(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[st
             aliases[name] = seen[key]
             continue
         seen[key] = name
-        weights[name] = tensor.detach().to("cpu").contiguous()
+        tensor = tensor.detach().to("cpu").contiguous()
+        if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+            tensor = tensor.clone()  # a view into a larger buffer (FlatAdamW): save its own copy
+        weights[name] = tensor
     return weights, aliases
 
 

@@ -10,8 +10,8 @@ three kinds of parameters, which therefore get none:
   token table, so it is no-decay too.
 
 The rule is applied by module type and tensor rank, so it serves the GPT and the LSTM alike.
-Left out: the schedule
-(`schedule.py`), which sets each group's `lr` before every step.
+Left out: the schedule (`schedule.py`), which sets each group's `lr` before every step, and the
+flat-buffer variant of AdamW the trainer uses (`flat_adamw.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from gptstudio.core.train.flat_adamw import FlatAdamW, can_flatten
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -50,15 +52,19 @@ def build_optimizer(
     learning_rate: float,
     weight_decay: float,
     betas: tuple[float, float] = (0.9, 0.99),
-) -> torch.optim.AdamW:
+    flat: bool = False,
+) -> torch.optim.AdamW | FlatAdamW:
     """AdamW over `param_groups(model, weight_decay)`, fused into one kernel where possible.
 
     The fused implementation (one kernel for all parameters) is the fastest on CPU and CUDA; it
     needs every parameter to be a floating-point tensor on one of those devices. Otherwise the
-    multi-tensor ("foreach") path is used.
+    multi-tensor ("foreach") path is used. `flat=True` moves the parameters into one buffer per
+    group first (`FlatAdamW`: faster for models of many small tensors) where they allow it.
     """
     groups = [g for g in param_groups(model, weight_decay) if g["params"]]
     params = [p for g in groups for p in g["params"]]
+    if flat and all(can_flatten(g["params"]) for g in groups) and groups:
+        return FlatAdamW(groups, lr=learning_rate, betas=betas)
     fused = bool(params) and all(
         p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
     )

@@ -111,6 +111,7 @@ class Trainer:
         self.optimizer = build_optimizer(
             self.model, learning_rate=config.learning_rate, weight_decay=config.weight_decay,
             betas=(config.beta1, config.beta2),
+            flat=model is self.model,  # DDP keeps gradients in buckets of its own
         )
         # Each rank draws its own windows; the checkpointed position is rank 0's.
         self.batcher = RandomBatcher(train_tokens, self.block_size, config.batch_size,
@@ -272,7 +273,9 @@ class Trainer:
                 (loss / cfg.grad_accum).backward()
             loss_sum += loss.detach().float()
         loss_value = float(loss_sum) / cfg.grad_accum
-        params = [p for p in self.model.parameters() if p.grad is not None]
+        # With FlatAdamW the gradients are views into a few flat buffers: clip those.
+        params = getattr(self.optimizer, "flat_params", None) or [
+            p for p in self.model.parameters() if p.grad is not None]
         if cfg.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
         else:
