@@ -7,8 +7,8 @@ to 1e-4, 2000 steps, dropout 0. Its published result is a validation loss of abo
 Both contenders start from the same initial weights:
 - reference: the loop written the ordinary way: fp32, SDPA attention, `torch.optim.AdamW` with
   its default implementation on all parameters, no compile, gradient clipping at 1.0;
-- ours: `Trainer` with its defaults (precision "auto", compile "auto", fused AdamW, no decay on
-  biases/norms/embeddings).
+- ours: `Trainer` with its defaults (precision "auto", compile "auto", fused AdamW over flat
+  parameter buffers, no decay on biases/norms/embeddings).
 This machine is shared, so timings are noisy: the two runs advance in alternating chunks of steps
 in one process, so that both see the same load, and only training steps are timed (evaluations,
 every 250 steps on 200 batches per split, are not). `--options` adds short interleaved runs of
@@ -170,7 +170,7 @@ def compare(model_config, tok, train, val, steps: int, chunk: int) -> None:
     t = ours.trainer
     print(f"\nours: precision {cfg.precision} -> {t.precision}, compile {cfg.compile} -> "
           f"{'on' if t.compiled else 'off'}, "
-          f"AdamW fused={t.optimizer.defaults.get('fused')}")
+          f"{type(t.optimizer).__name__} fused={t.optimizer.defaults.get('fused')}")
     print(f"{'':24s}{'reference':>12s}{'ours':>12s}")
     print(f"{'tokens/s (training)':24s}{ref_tps:12,.0f}{our_tps:12,.0f}    ratio "
           f"{our_tps / ref_tps:.2f}x  (target >= 1.5x)")
