@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gptstudio.core.errors import ConfigError
 
@@ -108,38 +109,37 @@ def _split_overrides(overrides: dict[str, object], model_fields: set[str],
     return model_part, train_part
 
 
-def _new_training(args: argparse.Namespace, control):
+def _settings(args: argparse.Namespace, model_class: type) -> tuple[dict, Any]:
+    """`--set` split into model overrides and a TrainConfig (with `--max-steps`)."""
     import dataclasses
 
+    from gptstudio.core.train import TrainConfig
+
+    model_over, train_over = _split_overrides(
+        _parse_overrides(args.overrides), {f.name for f in dataclasses.fields(model_class)},
+        {f.name for f in dataclasses.fields(TrainConfig)})
+    if args.max_steps is not None:
+        train_over["max_steps"] = args.max_steps
+    return model_over, TrainConfig(**train_over)
+
+
+def _new_training(args: argparse.Namespace, control):
     from gptstudio.core.corpora import resolve_corpus
-    from gptstudio.core.model import LSTMConfig, check_fits, from_preset
+    from gptstudio.core.model import GPTConfig, LSTMConfig, check_fits, from_preset
     from gptstudio.core.pipeline import prepare_new_training, with_vocab
     from gptstudio.core.tokenizers import resolve_tokenizer
-    from gptstudio.core.train import TrainConfig
 
     if args.init_from is not None:
         return _training_from_weights(args, control)
-    args.tokenizer = args.tokenizer or "char"
-    args.preset, args.arch = args.preset or "nano", args.arch or "gpt"
-    overrides = _parse_overrides(args.overrides)
-    if args.arch == "lstm":
-        model_fields = {f.name for f in dataclasses.fields(LSTMConfig)}
-    else:
-        from gptstudio.core.model import GPTConfig
-
-        model_fields = {f.name for f in dataclasses.fields(GPTConfig)}
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    model_over, train_over = _split_overrides(overrides, model_fields, train_fields)
-    if args.max_steps is not None:
-        train_over["max_steps"] = args.max_steps
-    train_config = TrainConfig(**train_over)
+    tokenizer_spec, preset = args.tokenizer or "char", args.preset or "nano"
+    lstm = args.arch == "lstm"
+    model_over, train_config = _settings(args, LSTMConfig if lstm else GPTConfig)
 
     corpus = resolve_corpus(args.corpus)
-    tokenizer = resolve_tokenizer(args.tokenizer, corpus_text=corpus.text
-                                  if args.tokenizer == "char" or args.tokenizer.startswith("bpe:")
-                                  else None)
-    base = from_preset(args.preset, vocab_size=tokenizer.vocab_size)
-    if args.arch == "lstm":
+    from_text = tokenizer_spec == "char" or tokenizer_spec.startswith("bpe:")
+    tokenizer = resolve_tokenizer(tokenizer_spec, corpus_text=corpus.text if from_text else None)
+    base = from_preset(preset, vocab_size=tokenizer.vocab_size)
+    if lstm:
         model_over.setdefault("block_size", base.block_size)
         model_over.setdefault("n_embd", base.n_embd)
         model_config = LSTMConfig(vocab_size=tokenizer.vocab_size, **model_over)
@@ -152,12 +152,9 @@ def _new_training(args: argparse.Namespace, control):
 
 def _training_from_weights(args: argparse.Namespace, control):
     """A new run whose model, tokenizer and initial weights come from the run `--init-from`."""
-    import dataclasses
-
     from gptstudio.core.corpora import resolve_corpus
     from gptstudio.core.model import check_fits
     from gptstudio.core.pipeline import init_source, prepare_new_training
-    from gptstudio.core.train import TrainConfig
 
     given = [flag for flag, value in (("--preset", args.preset), ("--tokenizer", args.tokenizer),
                                       ("--arch", args.arch)) if value is not None]
@@ -165,17 +162,11 @@ def _training_from_weights(args: argparse.Namespace, control):
         raise ConfigError(f"With --init-from the model and the tokenizer are that run's; "
                           f"drop {', '.join(given)}.")
     model_config, tokenizer = init_source(args.init_from)
-    model_fields = {f.name for f in dataclasses.fields(type(model_config))}
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    model_over, train_over = _split_overrides(_parse_overrides(args.overrides), model_fields,
-                                              train_fields)
+    model_over, train_config = _settings(args, type(model_config))
     fixed = sorted(set(model_over) - {"dropout"})
     if fixed:
         raise ConfigError(f"With --init-from the model is that run's: {fixed[0]} cannot change "
                           "(only dropout and training settings can).")
-    if args.max_steps is not None:
-        train_over["max_steps"] = args.max_steps
-    train_config = TrainConfig(**train_over)
     model_config = model_config.replace(**model_over)
     check_fits(model_config, train_config.batch_size)
     return prepare_new_training(args.run_dir, resolve_corpus(args.corpus), tokenizer,

@@ -49,6 +49,7 @@ def test_defaults_are_the_classic_cpu_run_and_round_trip_through_a_dict():
         ("learning_rate", 0.0, "above 0"),
         ("learning_rate", math.nan, "finite"),
         ("learning_rate", "1e-3", "number"),
+        ("learning_rate", 2.0, "at most 1"),
         ("min_lr", 1.0, "between 0 and learning_rate"),
         ("weight_decay", -0.1, "0 or more"),
         ("grad_clip", -1.0, "0 or more"),
@@ -120,7 +121,7 @@ def test_control_switches_and_learning_rate():
     assert control.stopped and not control.paused and control.wait_while_paused(timeout=0)
 
 
-@pytest.mark.parametrize("bad", [0, -1e-3, math.inf, "fast", True])
+@pytest.mark.parametrize("bad", [0, -1e-3, math.inf, "fast", True, 2.0])
 def test_control_refuses_impossible_learning_rates(bad):
     with pytest.raises(ConfigError, match="learning rate"):
         TrainControl().set_learning_rate(bad)

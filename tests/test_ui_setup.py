@@ -170,6 +170,19 @@ def test_a_preset_sets_biases_and_activation_and_the_user_can_change_them(window
     assert model.preset_name() == "tiny" and model.activation.currentData() == "gelu_tanh"
 
 
+def test_a_decimal_comma_is_refused_and_thousands_separators_are_read(window):
+    box = window.setup_tab.training_box
+    box.set_field("learning_rate", "0,5e-3")  # not 0.005, as dropping the comma would read it
+    assert box.config() is None
+    assert "with a point" in box.errors["learning_rate"]
+    box.set_field("learning_rate", "5e-4")
+    box.set_field("max_steps", "10,000")
+    config = box.config()
+    assert config is not None and (config.learning_rate, config.max_steps) == (5e-4, 10_000)
+    box.set_field("max_steps", "10,00")
+    assert box.config() is None and "with a point" in box.errors["max_steps"]
+
+
 def test_the_lstm_baseline_can_be_chosen(window):
     model = window.setup_tab.model_box
     model.arch.setCurrentIndex(model.arch.findData("lstm"))

@@ -8,6 +8,8 @@ fields mean.
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
@@ -82,9 +84,23 @@ def number_edit(text: str = "", width_chars: int = 10) -> QLineEdit:
     return edit
 
 
+# A comma is read only as a thousands separator ("10,000"); "0,5" must not become 5.
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
+
+
+def _without_separators(text: str, name: str) -> str:
+    cleaned = text.strip().replace("_", "")
+    if "," in cleaned:
+        if not THOUSANDS.fullmatch(cleaned):
+            raise ValueError(f"{name} must be written with a point for decimals (commas only "
+                             f"between thousands), e.g. 0.0005 or 10,000, not {cleaned}.")
+        cleaned = cleaned.replace(",", "")
+    return cleaned
+
+
 def parse_int(text: str, name: str) -> int:
     """'1,000' or '1000' or '1e3' -> 1000; raises ValueError with a sentence."""
-    cleaned = text.strip().replace(",", "").replace("_", "")
+    cleaned = _without_separators(text, name)
     try:
         value = float(cleaned)
     except ValueError:
@@ -95,7 +111,9 @@ def parse_int(text: str, name: str) -> int:
 
 
 def parse_float(text: str, name: str) -> float:
+    """'0.001', '1e-3' or '1,000.5' -> a float; raises ValueError with a sentence."""
+    cleaned = _without_separators(text, name)
     try:
-        return float(text.strip().replace(",", "").replace("_", ""))
+        return float(cleaned)
     except ValueError:
         raise ValueError(f"{name} must be a number (e.g. 0.001 or 1e-3).") from None

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from gptstudio.ui.form import ErrorLabel, number_edit
+from gptstudio.core.errors import ConfigError
+from gptstudio.core.train.config import check_learning_rate
+from gptstudio.ui.form import ErrorLabel, number_edit, parse_float
 from gptstudio.ui.history import RunHistory
 from gptstudio.ui.plots import LossPlot, MetricPlot, clock, human_tokens
 from gptstudio.ui.runs_panel import RunsPanel
@@ -38,33 +40,19 @@ REDRAW_MS = 33  # the timer ticks at ~30 Hz: progress text and the plots' checks
 LOSS_PLOT_EVERY_S = 0.25
 METRIC_PLOTS_EVERY_S = 1.5
 PROGRESS_EVERY_S = 0.25
-MAX_PEAK_LR = 1.0  # a higher peak is surely a typo (AdamW diverges long before)
 PEAK_LR_TIP = ("The schedule's peak learning rate, e.g. 3e-4 or 0.0003. Apply (or Enter) "
                "rescales the whole warmup+cosine schedule, final learning rate included, "
                "from the next step on; the configured peak restores the original schedule.")
 
 
 def parse_peak_lr(text: str) -> float:
-    """The peak learning rate typed in `text`; ValueError with a sentence if it is unusable.
-
-    Unlike `form.parse_float`, a comma is refused rather than dropped as a thousands separator:
-    "0,5e-3" must not silently become 0.005."""
-    cleaned = text.strip()
-    if "," in cleaned:
-        raise ValueError(f"The peak learning rate must be a number written with a point, "
-                         f"e.g. 0.0003 or 3e-4, not {cleaned}.")
+    """The peak learning rate typed in `text`; ValueError with a sentence if it is unusable
+    (read like the Setup tab's fields, judged by the engine's learning-rate rule)."""
+    name = "The peak learning rate"
     try:
-        value = float(cleaned)
-    except ValueError:
-        raise ValueError("The peak learning rate must be a number, e.g. 0.0003 or 3e-4.") from None
-    if not math.isfinite(value):
-        raise ValueError(f"The peak learning rate must be a finite number, not {text.strip()}.")
-    if value <= 0:
-        raise ValueError(f"The peak learning rate must be above 0, got {text.strip()}.")
-    if value > MAX_PEAK_LR:
-        raise ValueError(f"The peak learning rate must be at most {MAX_PEAK_LR:g}, "
-                         f"got {text.strip()}.")
-    return value
+        return check_learning_rate(parse_float(text, name), name)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class TrainTab(QWidget):

@@ -160,7 +160,7 @@ class TrainWorker(Worker):
             max_steps=prepared.trainer.config.max_steps, start_step=prepared.start_step,
             n_params=prepared.n_params, resumed=job.resume,
             n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
-            peak_lr=prepared.trainer.peak_lr_override or prepared.trainer.config.learning_rate))
+            peak_lr=prepared.trainer.peak_lr))
         self._loop(prepared.trainer.events())
 
     def _loop(self, events: Any) -> None:

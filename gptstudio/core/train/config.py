@@ -92,9 +92,7 @@ class TrainConfig:
             _check_int(name, getattr(self, name), minimum=0)
         if self.lr_decay_steps is not None:
             _check_int("lr_decay_steps", self.lr_decay_steps, minimum=1)
-        _check_number("learning_rate", self.learning_rate)
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be above 0, got {self.learning_rate}.")
+        check_learning_rate(self.learning_rate)
         _check_number("min_lr", self.min_lr)
         if not 0 <= self.min_lr <= self.learning_rate:
             raise ConfigError(
@@ -157,6 +155,20 @@ def _check_int(name: str, value: Any, *, minimum: int) -> None:
         raise ConfigError(f"{name} must be a whole number, got {value!r}.")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+
+
+MAX_LEARNING_RATE = 1.0  # far above any rate AdamW trains with: a bigger one is a typo
+
+
+def check_learning_rate(value: Any, name: str = "learning_rate") -> float:
+    """`value` as a (peak) learning rate, or ConfigError naming `name`. One rule for the training
+    config, a peak changed mid-run (`TrainControl`) and the app's fields."""
+    _check_number(name, value)
+    if value <= 0:
+        raise ConfigError(f"{name} must be above 0, got {value}.")
+    if value > MAX_LEARNING_RATE:
+        raise ConfigError(f"{name} must be at most {MAX_LEARNING_RATE:g}, got {value}.")
+    return float(value)
 
 
 def _check_number(name: str, value: Any) -> None:

@@ -14,10 +14,9 @@ it. Left out: the loop itself (`trainer.py`).
 
 from __future__ import annotations
 
-import math
 import threading
 
-from gptstudio.core.errors import ConfigError
+from gptstudio.core.train.config import check_learning_rate
 
 
 class TrainControl:
@@ -60,12 +59,9 @@ class TrainControl:
 
     def set_learning_rate(self, lr: float) -> None:
         """Use `lr` as the schedule's peak from the next step on (see the module docstring)."""
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
-            raise ConfigError(f"The learning rate must be a finite number, got {lr!r}.")
-        if lr <= 0:
-            raise ConfigError(f"The learning rate must be above 0, got {lr}.")
+        lr = check_learning_rate(lr, "The learning rate")
         with self._lock:
-            self._peak_lr = float(lr)
+            self._peak_lr = lr
 
     @property
     def learning_rate(self) -> float | None:

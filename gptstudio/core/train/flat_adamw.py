@@ -5,7 +5,8 @@ The fused AdamW kernel and gradient clipping then spend much of their time on pe
 a parallel loop, a norm, bookkeeping in Python, for each tensor. Here every parameter of a group
 becomes a view into one flat buffer, and its gradient a view into a second one; the optimizer
 and the clipping then see two long tensors instead of 27 short ones. Measured on the `tiny`
-preset (2 cores, bf16): a whole training step 3.8% faster (22.8 instead of 23.7 ms).
+preset (2 cores, bf16, the Trainer with and without it, interleaved): a whole training step 5%
+faster (32.5 instead of 34.2 ms).
 
 What changes for the rest of the code:
 - a parameter's *values and layout* are the same (each view keeps the parameter's shape and

@@ -46,6 +46,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
+def clip_targets(optimizer: torch.optim.Optimizer | FlatAdamW) -> list[torch.Tensor]:
+    """The tensors whose gradients the global norm is measured (and clipped) over: FlatAdamW's
+    few flat buffers, or else every parameter that has a gradient."""
+    if isinstance(optimizer, FlatAdamW):
+        return optimizer.flat_params
+    return [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+
+
 def build_optimizer(
     model: nn.Module,
     *,

@@ -52,7 +52,7 @@ from gptstudio.core.train.events import (
     TrainEvent,
     WarningEvent,
 )
-from gptstudio.core.train.optimizer import build_optimizer
+from gptstudio.core.train.optimizer import build_optimizer, clip_targets
 from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
 from gptstudio.core.train.samples import check_sample_prompt, sample_text
 from gptstudio.core.train.schedule import learning_rate_at
@@ -143,11 +143,17 @@ class Trainer:
         """Tokens one optimizer step consumes on this rank."""
         return self.config.batch_size * self.config.grad_accum * self.block_size
 
+    @property
+    def peak_lr(self) -> float:
+        """The schedule's peak in use: the configured one, or the one set mid-run."""
+        return self.config.learning_rate if self.peak_lr_override is None else \
+            self.peak_lr_override
+
     def learning_rate(self, step: int) -> float:
         """The learning rate of step `step` (0-based), with the current peak."""
         cfg = self.config
-        scale = 1.0 if self.peak_lr_override is None else self.peak_lr_override / cfg.learning_rate
-        return learning_rate_at(step, peak_lr=cfg.learning_rate * scale, min_lr=cfg.min_lr * scale,
+        scale = self.peak_lr / cfg.learning_rate  # the floor follows the peak
+        return learning_rate_at(step, peak_lr=self.peak_lr, min_lr=cfg.min_lr * scale,
                                 warmup_steps=cfg.warmup_steps, decay_steps=cfg.decay_steps)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -273,9 +279,7 @@ class Trainer:
                 (loss / cfg.grad_accum).backward()
             loss_sum += loss.detach().float()
         loss_value = float(loss_sum) / cfg.grad_accum
-        # With FlatAdamW the gradients are views into a few flat buffers: clip those.
-        params = getattr(self.optimizer, "flat_params", None) or [
-            p for p in self.model.parameters() if p.grad is not None]
+        params = clip_targets(self.optimizer)
         if cfg.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
         else:
