@@ -80,6 +80,21 @@ def uninterrupted(data, cfg):
     return record(Trainer(fresh_model(tok, 0), tok, train, val, cfg).events())
 
 
+def trainer_in_a_run(data, tmp_path, cfg, at_step: int, action: str):
+    """A Trainer in a new run folder whose control `action`s ("stop", "pause") after `at_step`."""
+    tok, train, val = data
+    control = TrainControl()
+
+    def hook(model, step):
+        if step == at_step:
+            getattr(control, action)()
+
+    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
+    trainer = Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run, control=control,
+                      hooks=[hook])
+    return trainer, run, control
+
+
 def resume(data, run, cfg):
     """A new process would do this: new model (other init), weights and state from disk."""
     tok, train, val = data
@@ -93,19 +108,10 @@ def resume(data, run, cfg):
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_stop_and_resume_repeats_the_uninterrupted_run_bit_for_bit(data, tmp_path, precision):
-    tok, train, val = data
     cfg = config(precision=precision)
     full = uninterrupted(data, cfg)
-
-    control = TrainControl()
-
-    def stop_at_13(model, step):
-        if step == 13:
-            control.stop()
-
-    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
-    first = record(Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run, control=control,
-                           hooks=[stop_at_13]).events())
+    trainer, run, _ = trainer_in_a_run(data, tmp_path, cfg, 13, "stop")
+    first = record(trainer.events())
     assert first == full[: len(first)] and first[-1][:2] == ("step", 13)
     step, rest = resume(data, run, cfg)
     assert step == 13
@@ -169,18 +175,9 @@ def test_resume_refuses_a_state_for_another_optimizer_layout(data, tmp_path):
 
 
 def test_a_checkpoint_saved_while_paused_resumes_exactly(data, tmp_path):
-    tok, train, val = data
     cfg = config(checkpoint_interval=0)  # the only checkpoint is the one asked for
     full = uninterrupted(data, cfg)
-    control = TrainControl()
-
-    def pause_at_11(model, step):
-        if step == 11:
-            control.pause()
-
-    run = Run.create(tmp_path / "run", model_config(tok), cfg, {}, tok)
-    trainer = Trainer(fresh_model(tok, 0), tok, train, val, cfg, run=run, control=control,
-                      hooks=[pause_at_11])
+    trainer, run, control = trainer_in_a_run(data, tmp_path, cfg, 11, "pause")
     events, first, saved = trainer.events(), [], None
     for event in events:
         first += record([event])
