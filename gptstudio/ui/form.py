@@ -92,8 +92,8 @@ def _without_separators(text: str, name: str) -> str:
     cleaned = text.strip().replace("_", "")
     if "," in cleaned:
         if not THOUSANDS.fullmatch(cleaned):
-            raise ValueError(f"{name} must be written with a point for decimals (commas only "
-                             f"between thousands), e.g. 0.0005 or 10,000, not {cleaned}.")
+            raise ValueError(f"{name} must be written with a point for decimals (e.g. 0.0005), "
+                             f"not {cleaned}.")
         cleaned = cleaned.replace(",", "")
     return cleaned
 
