@@ -83,7 +83,7 @@ def test_stale_temp_files_of_dead_writers_are_cleaned_and_live_ones_kept(tmp_pat
 
 
 def test_round_trip_restores_tied_weights_and_the_training_state(tmp_path):
-    model = nano(0)
+    model = nano(0, tie_weights=True)
     assert model.lm_head.weight is model.transformer.wte.weight
     state = {"rng": torch.get_rng_state(), "batcher": json.dumps({"big": 2**100}),
              "nested": {"betas": (0.9, 0.99), "none": None, "list": [1, 2.5, "x"]}}
@@ -95,7 +95,7 @@ def test_round_trip_restores_tied_weights_and_the_training_state(tmp_path):
         keys = set(f.keys())
     assert "lm_head.weight" not in keys and "transformer.wte.weight" in keys
 
-    other = nano(1)
+    other = nano(1, tie_weights=True)
     loaded = load_checkpoint(info.path, other)
     assert other.lm_head.weight is other.transformer.wte.weight  # still tied
     for (name, a), b in zip(model.state_dict().items(), other.state_dict().values()):

@@ -41,7 +41,10 @@ class TrainConfig:
     learning_rate, min_lr: the peak and the floor of the schedule (linear warmup over
         warmup_steps, then cosine decay to min_lr at lr_decay_steps, which defaults to max_steps).
     weight_decay: AdamW's decoupled decay, applied to weight matrices only (see optimizer.py).
-    beta1, beta2: AdamW's moment decay rates (0.99 suits small models with small batches).
+    beta1, beta2: AdamW's moment decay rates. Measured on the classic run (`tiny` preset, Tiny
+        Shakespeare by character, batch 12, 2000 steps; val loss, mean of 4 seeds): (0.9, 0.99)
+        1.892, (0.8, 0.99) 1.870, (0.8, 0.999) 1.855; beta2 0.95 was worse still. A shorter
+        memory for the gradient and a longer one for its scale suit these small, noisy batches.
     grad_clip: clip the global gradient norm to this value; 0 turns clipping off.
     grad_accum: micro-batches whose gradients are summed before one optimizer step.
     eval_interval: evaluate train/val loss every this many steps (0: never, except at the end).
@@ -65,8 +68,8 @@ class TrainConfig:
     warmup_steps: int = 100
     lr_decay_steps: int | None = None
     weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
+    beta1: float = 0.8
+    beta2: float = 0.999
     grad_clip: float = 1.0
     grad_accum: int = 1
     eval_interval: int = 250

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.flat_adamw import FlatAdamW, can_flatten
 
 
@@ -59,7 +60,7 @@ def build_optimizer(
     *,
     learning_rate: float,
     weight_decay: float,
-    betas: tuple[float, float] = (0.9, 0.99),
+    betas: tuple[float, float] = (TrainConfig.beta1, TrainConfig.beta2),
     flat: bool = False,
 ) -> torch.optim.AdamW | FlatAdamW:
     """AdamW over `param_groups(model, weight_decay)`, fused into one kernel where possible.
