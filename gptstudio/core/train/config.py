@@ -42,8 +42,8 @@ class TrainConfig:
         warmup_steps, then cosine decay to min_lr at lr_decay_steps, which defaults to max_steps).
     weight_decay: AdamW's decoupled decay, applied to weight matrices only (see optimizer.py).
     beta1, beta2: AdamW's moment decay rates. Measured on the classic run (`tiny` preset, Tiny
-        Shakespeare by character, batch 12, 2000 steps; val loss, mean of 4 seeds): (0.9, 0.99)
-        1.892, (0.8, 0.99) 1.870, (0.8, 0.999) 1.855; beta2 0.95 was worse still. A shorter
+        Shakespeare by character, batch 12, 2000 steps; val loss, mean over seeds): (0.9, 0.99)
+        1.892 (2 seeds), (0.8, 0.99) 1.870 (4), (0.8, 0.999) 1.855 (4); beta2 0.95 was worse. A shorter
         memory for the gradient and a longer one for its scale suit these small, noisy batches.
     grad_clip: clip the global gradient norm to this value; 0 turns clipping off.
     grad_accum: micro-batches whose gradients are summed before one optimizer step.
