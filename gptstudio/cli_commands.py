@@ -15,8 +15,9 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from gptstudio.cli_terminal import LogCadence, is_terminal
 from gptstudio.core.errors import ConfigError
 
 # -- tokenizer ---------------------------------------------------------------------------------
@@ -41,26 +42,35 @@ def _tokenizer_train(args: argparse.Namespace) -> int:
 
 
 class _MergeProgress:
-    """Prints BPE merges as a one-line progress bar on stderr."""
+    """Shows BPE merges on stderr: a bar redrawn in place on a terminal, else a line per tenth."""
 
-    def __init__(self, vocab_size: int) -> None:
+    def __init__(self, vocab_size: int, stream: TextIO | None = None) -> None:
         self.vocab_size = vocab_size
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = is_terminal(self.stream)
+        self._cadence = LogCadence()
         self.shown = False
 
     def __call__(self, event) -> None:  # MergeEvent
         done = event.index + 1
         total = max(1, self.vocab_size - 257)  # 256 byte tokens and <|endoftext|> are not merges
-        if event.index % 16 and done < total:
+        if self.interactive and event.index % 16 and done < total:
             return  # redraw every 16 merges: printing each one would be the slowest part
+        if not self.interactive and not self._cadence.due(done, total):
+            return  # a file or a pipe: a line at each tenth of the merges
         piece = event.token_bytes.decode("utf-8", errors="replace")
-        sys.stderr.write(f"\rmerge {done}/{total}  {piece!r:<16} x{event.count:<8} "
-                         f"{event.compression:.2f} bytes/token ")
-        sys.stderr.flush()
-        self.shown = True
+        line = (f"merge {done}/{total}  {piece!r:<16} x{event.count:<8} "
+                f"{event.compression:.2f} bytes/token")
+        if self.interactive:
+            self.stream.write("\r" + line + " ")
+            self.shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
     def close(self) -> None:
         if self.shown:
-            sys.stderr.write("\n")
+            self.stream.write("\n")
 
 
 def _tokenizer_encode(args: argparse.Namespace) -> int:

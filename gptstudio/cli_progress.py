@@ -1,7 +1,9 @@
 """The headless training display: a one-line progress bar and a line per evaluation.
 
 It consumes the engine's training events (plain dataclasses) and writes to stderr, so that stdout
-stays free for results. Left out: the training itself (`gptstudio.core.train`).
+stays free for results. On a terminal the bar redraws in place; in a file or a pipe (the log of a
+headless or torchrun job) it becomes a plain line now and then (`cli_terminal.py`).
+Left out: the training itself (`gptstudio.core.train`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sys
 import time
 from typing import TextIO
 
+from gptstudio.cli_terminal import LogCadence, is_terminal
 from gptstudio.core.train import (
     CheckpointEvent,
     EvalEvent,
@@ -42,11 +45,15 @@ def progress_line(event: StepEvent, width: int = 24) -> str:
 
 
 class TrainProgress:
-    """Shows a run's events on a terminal; redraws the bar at most 10 times a second."""
+    """Shows a run's events: on a terminal a bar redrawn at most 10 times a second, elsewhere
+    a progress line at each tenth of the run (and every 30 s)."""
 
-    def __init__(self, prepared, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(self, prepared, *, quiet: bool = False, stream: TextIO | None = None,
+                 clock=time.monotonic) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
+        self.interactive = is_terminal(self.stream)
+        self._cadence = LogCadence(clock=clock)
         self._bar_shown = False
         self._last_draw = 0.0
         self._last_step: StepEvent | None = None
@@ -58,6 +65,10 @@ class TrainProgress:
     def show(self, event) -> None:
         if isinstance(event, StepEvent):
             self._last_step = event
+            if not self.interactive:
+                if self._cadence.due(event.step, event.max_steps):
+                    self._line(progress_line(event))
+                return
             now = time.monotonic()
             if not self.quiet and (now - self._last_draw > 0.1 or event.step == event.max_steps):
                 self._last_draw = now
