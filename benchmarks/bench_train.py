@@ -195,22 +195,18 @@ def compare_options(model_config, tok, train, val, steps: int, chunk: int) -> No
     """Our trainer under each precision/compile setting, interleaved; first step timed apart."""
     variants = [("fp32", "off"), ("bf16", "off"), ("fp32", "on"), ("bf16", "on")]
     runs = {}
-
-    def advance(key, n):
-        runs[key][0].advance(n)
-
     for key in variants:
         cfg = train_config(steps, precision=key[0], compile=key[1], eval_interval=0,
                            eval_iters=1)
         runs[key] = (OurRun(model_config, tok, train, val, cfg), 0.0)
         started = time.perf_counter()
-        advance(key, 1)  # includes compiling, if any
+        runs[key][0].advance(1)  # includes compiling, if any
         runs[key] = (runs[key][0], time.perf_counter() - started)
     done = 1
     while done < steps:
         n = min(chunk, steps - done)
         for key in (variants if (done // chunk) % 2 == 0 else variants[::-1]):
-            advance(key, n)
+            runs[key][0].advance(n)
         done += n
     tokens = 12 * model_config.block_size
     base = None

@@ -170,6 +170,15 @@ def test_a_preset_sets_biases_and_activation_and_the_user_can_change_them(window
     assert model.preset_name() == "tiny" and model.activation.currentData() == "gelu_tanh"
 
 
+def test_a_saved_state_without_switches_keeps_its_presets(window):
+    model = window.setup_tab.model_box
+    model.set_preset("gpt2")  # biases, tied head
+    model.restore({"arch": "gpt", "preset": "tiny", "gpt": {"n_layer": 4}})
+    assert model.preset_name() == "tiny"
+    assert not model.bias.isChecked() and not model.tie.isChecked()  # tiny's, not a fixed default
+    assert not window.setup_tab.model_config().tie_weights
+
+
 def test_a_decimal_comma_is_refused_and_thousands_separators_are_read(window):
     box = window.setup_tab.training_box
     box.set_field("learning_rate", "0,5e-3")  # not 0.005, as dropping the comma would read it

@@ -212,8 +212,9 @@ class ModelBox(QGroupBox):
                 for name, value in dict(state.get(key, {})).items():
                     if name in spins and isinstance(value, int):
                         spins[name].setValue(value)
-            self.bias.setChecked(bool(state.get("bias", True)))
-            self.tie.setChecked(bool(state.get("tie_weights", True)))
+            # A switch the saved state lacks keeps what its preset (set just above) says.
+            self.bias.setChecked(bool(state.get("bias", self.bias.isChecked())))
+            self.tie.setChecked(bool(state.get("tie_weights", self.tie.isChecked())))
             activation = self.activation.findData(state.get("activation"))
             if activation >= 0:
                 self.activation.setCurrentIndex(activation)

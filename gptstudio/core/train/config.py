@@ -43,8 +43,9 @@ class TrainConfig:
     weight_decay: AdamW's decoupled decay, applied to weight matrices only (see optimizer.py).
     beta1, beta2: AdamW's moment decay rates. Measured on the classic run (`tiny` preset, Tiny
         Shakespeare by character, batch 12, 2000 steps; val loss, mean over seeds): (0.9, 0.99)
-        1.892 (2 seeds), (0.8, 0.99) 1.870 (4), (0.8, 0.999) 1.855 (4); beta2 0.95 was worse. A shorter
-        memory for the gradient and a longer one for its scale suit these small, noisy batches.
+        1.892 (2 seeds), (0.8, 0.99) 1.870 (4), (0.8, 0.999) 1.855 (4); beta2 0.95 was worse.
+        A shorter memory for the gradient and a longer one for its scale suit these small, noisy
+        batches.
     grad_clip: clip the global gradient norm to this value; 0 turns clipping off.
     grad_accum: micro-batches whose gradients are summed before one optimizer step.
     eval_interval: evaluate train/val loss every this many steps (0: never, except at the end).
