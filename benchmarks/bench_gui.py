@@ -40,7 +40,7 @@ WARMUP = 10
 
 
 def training_config(steps: int):
-    from gptstudio.ui.training_box import APP_DEFAULTS
+    from gptstudio.ui.tabs.setup.training_box import APP_DEFAULTS
 
     # Only training steps: evaluations and samples would be timed identically on both sides.
     return APP_DEFAULTS.replace(max_steps=steps, eval_interval=0, sample_interval=0,
@@ -104,31 +104,37 @@ class StepCollector(QObject):
         self.events: list = []
 
     @Slot(object)
-    def on_step(self, event) -> None:
-        self.events.append(event)
+    def on_event(self, event) -> None:
+        from gptstudio.core.train import StepEvent
+
+        if isinstance(event, StepEvent):
+            self.events.append(event)
 
 
 def run_in_app(window, steps: int) -> tuple[float, list[float]]:
     """Train in the real window; returns (tokens/s, event-loop lateness samples in ms)."""
-    window.new_run()
-    box = window.setup_tab.training_box
-    window.setup_tab.model_box.set_preset("tiny")
+    session = window.session
+    session.new_run()
+    setup = window.tab("setup")
+    box = setup.training_box
+    setup.model_box.set_preset("tiny")
     cfg = training_config(steps)
     for key in ("max_steps", "eval_interval", "eval_iters", "checkpoint_interval", "precision",
                 "compile"):
         box.set_field(key, str(getattr(cfg, key)))
     assert box.config() == cfg, box.errors  # the form makes exactly the headless config
     collector = StepCollector()
-    window.session.step_finished.connect(collector.on_step)
+    session.training.event_reported.connect(collector.on_event)
     probe = LatencyProbe()
     loop = QEventLoop()
-    window.session.training_state_changed.connect(loop.quit)
-    assert window.start_training(), window.last_error
+    session.training.state_changed.connect(loop.quit)
+    assert session.training.start(), window.last_error
     probe.start()
-    while window.session.is_training:
+    while session.training.state.is_running:
         loop.exec()
     probe.stop()
-    window.session.step_finished.disconnect(collector.on_step)
+    session.training.event_reported.disconnect(collector.on_event)
+    session.training.state_changed.disconnect(loop.quit)
     return throughput(collector.events)[0], probe.late_ms
 
 
@@ -168,8 +174,8 @@ def main() -> int:
     window = MainWindow()
     window.resize(1280, 820)
     window.show()
-    window.tabs.setCurrentWidget(window.train_tab)
-    corpus, tokenizer = window.session.corpus, window.session.tokenizer
+    window.show_tab("train")
+    corpus, tokenizer = window.session.data.corpus, window.session.data.tokenizer
     print(f"tiny preset, {args.steps} steps ({WARMUP} warm-up), batch "
           f"{training_config(1).batch_size}, block 64, fp32, char tokenizer on the fables; "
           f"torch threads: {torch.get_num_threads()} of {os.cpu_count()} cores")

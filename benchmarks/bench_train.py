@@ -15,13 +15,13 @@ This machine is shared, so timings are noisy: the two runs advance in alternatin
 in one process, so that both see the same load, and only training steps are timed (evaluations,
 every 250 steps on 200 batches per split, are not). `--options` adds short interleaved runs of
 our trainer with each precision/compile combination, the figures behind "auto".
-Both print tokens/s from the total of the timed steps and from the median step. On the 2-core
-machine this was written on, the 2-thread figures have slow spells that come from the host: for
-minutes at a time the second core takes tens of microseconds to join each parallel op, and a step
-has a few hundred of them. One-thread steps do not change in those spells, and
-OMP_WAIT_POLICY=PASSIVE (worker threads sleep between ops) reproduces them. They add about the
-same time to both loops' steps, so the ratio drops from about 1.5x to 1.4x because our steps are
-the shorter ones. `--threads 1` is free of them.
+Both print tokens/s from the total of the timed steps and from the median step. On a shared
+2-core machine the 2-thread figures can have slow spells that come from the host: for minutes at
+a time the second core is slow to join each parallel op, and a step has a few hundred of them.
+One-thread steps do not change in those spells, and OMP_WAIT_POLICY=PASSIVE (worker threads sleep
+between ops) reproduces them. They add about the same time to both loops' steps, so the ratio
+drops (our steps are the shorter ones). `--threads 1` is free of them. Figures measured so far,
+with their dates: docs/MEASUREMENTS.md.
 
 Run: .venv/bin/python benchmarks/bench_train.py [--steps 2000] [--threads N] [--options]
 Targets: ours >= 1.5x the reference's training tokens/s; val loss <= 1.88 at 2000 steps.

@@ -69,31 +69,34 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     suffix = "-dark" if args.dark else ""
     window.tabs.setCurrentIndex(0)
-    wait_until(lambda: window.session.tiktoken_statuses is not None, 30)
+    session = window.session
+    training = session.training
+    wait_until(lambda: session.data.tiktoken_statuses is not None, 30)
     window.grab().save(str(out / f"setup{suffix}.png"))
 
-    if not window.start_training():
+    if not training.start():
         print(f"cannot start: {window.last_error}", file=sys.stderr)
         return 1
-    history = window.train_tab.history
+    train_tab = window.tab("train")
+    history = train_tab.history
     ok = wait_until(lambda: len(history.samples) >= args.evals
-                    or not window.session.is_training, args.timeout)
-    window.session.pause()
-    wait_until(lambda: window.session.state == "paused" or not window.session.is_training, 30)
-    window.tabs.setCurrentWidget(window.train_tab)
+                    or not training.state.is_running, args.timeout)
+    training.pause()
+    wait_until(lambda: training.state == "paused" or not training.state.is_running, 30)
+    window.show_tab("train")
     # Hover over the middle of the curve, so the screenshot shows the value read-out too.
-    plot = window.train_tab.loss_plot
+    plot = train_tab.plots.loss_plot
     wait_until(lambda: plot.points() > 0, 10)
     middle = len(history.steps) // 2
     vb = plot.getPlotItem().vb
     point = QPointF(history.steps.column("step")[middle], history.steps.column("loss")[middle])
     plot._on_mouse_moved(vb.mapViewToScene(point))
-    window.train_tab.redraw(force=True)
+    train_tab.redraw(force=True)
     window.grab().save(str(out / f"train{suffix}.png"))
     print(f"wrote {out / f'setup{suffix}.png'} and {out / f'train{suffix}.png'} "
           f"({len(history.evals)} evaluations, step {int(history.steps.last('step'))})")
-    window.session.stop()  # saves a checkpoint; then closing asks nothing
-    wait_until(lambda: not window.session.is_training, 120)
+    training.stop()  # saves a checkpoint; then closing asks nothing
+    wait_until(lambda: not training.state.is_running, 120)
     window.close()
     return 0 if ok else 2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from gptstudio.cli import main
-from gptstudio.cli_progress import TrainProgress
+from gptstudio.cli.progress import TrainProgress
 from gptstudio.core.train.events import EvalEvent, StatusEvent, StepEvent
 
 PREPARED = SimpleNamespace(resumed=False, n_params=1234, corpus=SimpleNamespace(name="toy"),

@@ -23,7 +23,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("tokenizer", "train", "sample", "eval", "export", "import-gpt2"):
+    for command in ("app", "tokenizer", "train", "sample", "eval", "export", "import-gpt2"):
         assert command in result.stdout
     for sub in (("tokenizer", "train"), ("tokenizer", "encode")):
         assert run_cli(*sub, "--help").returncode == 0

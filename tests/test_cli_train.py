@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from gptstudio.cli import main
-from gptstudio.core.train import Run, read_metrics
+from gptstudio.core.train import Run, TrainControl
 from gptstudio.core.train.events import StepEvent
 
 # A model small enough that a few steps take well under a second.
@@ -41,7 +42,7 @@ def train(run_dir: Path, corpus: Path, *extra: str) -> int:
 
 
 def losses(run_dir: Path) -> list[float]:
-    return [e.loss for e in read_metrics(run_dir / "metrics.jsonl") if isinstance(e, StepEvent)]
+    return [e.loss for e in Run.open(run_dir).read_metrics() if isinstance(e, StepEvent)]
 
 
 def test_train_then_resume_continues_the_same_run(tmp_path: Path, corpus_file: Path):
@@ -115,7 +116,7 @@ def test_impossible_settings_are_one_line_errors(tmp_path: Path, corpus_file: Pa
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
-    assert not (tmp_path / "run" / "run.json").exists()
+    assert not Run.exists(tmp_path / "run")
 
 
 def test_existing_run_needs_resume_and_empty_corpus_is_refused(tmp_path: Path,
@@ -123,7 +124,8 @@ def test_existing_run_needs_resume_and_empty_corpus_is_refused(tmp_path: Path,
     run_dir = tmp_path / "run"
     assert train(run_dir, corpus_file, "--max-steps", "3") == 0
     assert train(run_dir, corpus_file, "--max-steps", "3") == 2
-    assert "--resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--restart" in err
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
     assert train(tmp_path / "run2", empty, "--max-steps", "3") == 2
@@ -131,27 +133,127 @@ def test_existing_run_needs_resume_and_empty_corpus_is_refused(tmp_path: Path,
     assert main(["sample", "--run", str(tmp_path / "nothing")]) == 2
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path, corpus_file: Path):
+class Child:
+    """`gptstudio train` in a child process, its stderr read line by line by a thread (so a
+    test can wait for a line, with a generous safety limit instead of sleeping)."""
+
+    def __init__(self, run_dir: Path, corpus: Path) -> None:
+        args = [sys.executable, "-m", "gptstudio", "train", "--corpus", str(corpus), *SMALL,
+                "--set", "checkpoint_interval=0", "--max-steps", "100000",
+                "--run-dir", str(run_dir)]
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True,
+                                        env=child_env())
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self._queue.put(line)
+        self._queue.put(None)  # end of output
+
+    def wait_for(self, needle: str) -> str:
+        """The next line holding `needle` (fails if the child ends first)."""
+        while True:
+            line = self._queue.get(timeout=120)
+            assert line is not None, "the child ended early:\n" + "".join(self.lines)
+            self.lines.append(line)
+            if needle in line:
+                return line
+
+    def finish(self) -> str:
+        """Wait for the child to exit; all it wrote."""
+        self.process.wait(timeout=120)
+        while (line := self._queue.get(timeout=120)) is not None:
+            self.lines.append(line)
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path,
+                                                                corpus_file: Path, signum):
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "gptstudio", "train", "--corpus", str(corpus_file), *SMALL,
-            "--set", "checkpoint_interval=0", "--max-steps", "100000", "--run-dir", str(run_dir)]
-    child = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=child_env())
+    child = Child(run_dir, corpus_file)
     try:
-        deadline = time.monotonic() + 120
-        # Wait (by polling the run's own metrics file) until training has taken a few steps.
-        while len(losses(run_dir)) < 3:
-            assert child.poll() is None, child.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=120)
+        child.wait_for("step 3: train loss")  # the first evaluation: three steps are done
+        child.process.send_signal(signum)
+        err = child.finish()
     finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err
+        child.kill()
+    assert child.process.returncode == 0, err
     assert "Traceback" not in err
+    assert "finishing the current step and saving a checkpoint" in err
     latest = Run.open(run_dir).latest_checkpoint()
     assert latest is not None and latest.step >= 3
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="SIGUSR1 is POSIX only")
+@pytest.mark.skipif(not hasattr(TrainControl, "request_checkpoint"),
+                    reason="TrainControl.request_checkpoint is not there yet")
+def test_sigusr1_saves_a_checkpoint_and_training_goes_on(tmp_path: Path, corpus_file: Path):
+    run_dir = tmp_path / "run"
+    child = Child(run_dir, corpus_file)
+    try:
+        child.wait_for("step 3: train loss")
+        child.process.send_signal(signal.SIGUSR1)
+        saved = child.wait_for("checkpoint saved:")  # checkpoint_interval=0: only on request
+        assert child.process.poll() is None  # still training
+        requested_step = Run.open(run_dir).latest_checkpoint().step
+        # It goes on: an evaluation after the requested checkpoint's step.
+        while int(child.wait_for(": train loss").split()[1].rstrip(":")) <= requested_step:
+            pass
+        child.process.send_signal(signal.SIGINT)
+        err = child.finish()
+    finally:
+        child.kill()
+    assert child.process.returncode == 0, err
+    assert "checkpoint requested" in err and requested_step >= 3
+    assert saved.split("checkpoint saved: ", 1)[1].strip().endswith(f"step-{requested_step:08d}")
+    assert Run.open(run_dir).latest_checkpoint().step > requested_step
+
+
+def test_a_run_stopped_before_its_first_checkpoint_can_be_started_over(tmp_path: Path,
+                                                                       corpus_file: Path,
+                                                                       capsys):
+    from gptstudio.core.corpora import load_corpus
+    from gptstudio.core.model import from_preset
+    from gptstudio.core.pipeline import prepare_new_training
+    from gptstudio.core.tokenizers import CharTokenizer
+    from gptstudio.core.train import TrainConfig
+
+    # What a kill before the first checkpoint leaves: a run folder without a checkpoint.
+    run_dir = tmp_path / "run"
+    corpus = load_corpus(corpus_file)
+    tok = CharTokenizer.from_text(corpus.text)
+    prepare_new_training(run_dir, corpus, tok,
+                         from_preset("nano", n_layer=1, n_embd=16, n_head=2, block_size=16),
+                         TrainConfig(max_steps=3, batch_size=2, eval_iters=1))
+    assert Run.exists(run_dir) and Run.open(run_dir).latest_checkpoint() is None
+    (run_dir / "notes.txt").write_text("mine", encoding="utf-8")
+
+    assert main(["train", "--run-dir", str(run_dir), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no complete checkpoint" in err and "start it over with --restart" in err
+    assert train(run_dir, corpus_file, "--max-steps", "3") == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--restart" in err
+    assert main(["train", "--run-dir", str(run_dir), "--resume", "--restart"]) == 2
+    assert "use one of them" in capsys.readouterr().err
+
+    assert train(run_dir, corpus_file, "--max-steps", "3", "--restart") == 0
+    run = Run.open(run_dir)
+    assert run.latest_checkpoint().step == 3 and run.model_config().n_embd == 32  # SMALL's
+    assert (run_dir / "notes.txt").read_text(encoding="utf-8") == "mine"  # not the run's
+    # A finished run starts over too: its old steps are gone, the new run's are there.
+    assert train(run_dir, corpus_file, "--max-steps", "2", "--restart") == 0
+    assert len(losses(run_dir)) == 2 and Run.open(run_dir).latest_checkpoint().step == 2
+    # --restart where there is no run yet is a plain new run.
+    assert train(tmp_path / "fresh", corpus_file, "--max-steps", "1", "--restart") == 0
 
 
 def test_the_lstm_baseline_trains_samples_and_refuses_gpt2_export(tmp_path: Path,
@@ -220,6 +322,6 @@ def test_init_from_refuses_what_would_not_fit_its_weights(tmp_path: Path, corpus
                  "--run-dir", str(tmp_path / "new"), "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "new" / "run.json").exists()
+    assert not Run.exists(tmp_path / "new")
     assert main(["train", "--init-from", str(tmp_path / "nowhere"), "--corpus",
                  str(corpus_file), "--run-dir", str(tmp_path / "new"), "--quiet"]) == 2

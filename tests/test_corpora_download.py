@@ -3,78 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from gptstudio.core.corpora import KNOWN_DOWNLOADS, DownloadProgress, download, resolve_corpus
 from gptstudio.core.errors import Cancelled, DownloadError
+from tests.local_http import FileServer, closed_port
 
 BODY = bytes(range(256)) * 1000  # 256,000 bytes: several 64 KiB blocks
 BODY_SHA = hashlib.sha256(BODY).hexdigest()
 
 
-class FileServer:
-    """Serves `files` by path; honours `Range: bytes=N-` unless told not to; logs requests."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.requests: list[dict] = []  # {"path": ..., "range": ...} per request
-        self.honour_range = True
-        self.cut_after: int | None = None  # send only this many body bytes, then hang up
-        self.stall_after: int | None = None  # send this many body bytes, then go silent
-        self.release = threading.Event()  # ends a stall (set when the server closes)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                server.requests.append({"path": self.path, "range": self.headers.get("Range")})
-                data = server.files.get(self.path)
-                if data is None:
-                    self.send_error(404, "Not Found")
-                    return
-                start = 0
-                match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-                if match and server.honour_range:
-                    start = int(match[1])
-                    if start >= len(data):
-                        self.send_error(416, "Range Not Satisfiable")
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                body = data[start:]
-                if server.cut_after is not None:
-                    body = body[: server.cut_after]
-                    self.close_connection = True
-                if server.stall_after is not None:
-                    self.wfile.write(body[: server.stall_after])
-                    self.wfile.flush()
-                    server.release.wait()
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+@pytest.fixture(autouse=True)
+def downloads_allowed(monkeypatch):
+    """conftest.py switches downloads off for every test; these ones talk to 127.0.0.1."""
+    monkeypatch.setenv("GPTSTUDIO_OFFLINE", "0")
 
 
 @pytest.fixture
@@ -190,11 +135,8 @@ def test_http_error(server, tmp_path):
         download(server.url + "/missing.txt", cache_dir=tmp_path)
 
 
-def test_offline_fails_with_a_clear_message(tmp_path):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/x.txt"
+def test_no_connection_fails_with_a_clear_message(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}/x.txt"
     with pytest.raises(DownloadError, match="Could not download .*Check the internet connection"):
         download(url, cache_dir=tmp_path, timeout=2.0)
 
@@ -253,9 +195,33 @@ def test_resolve_known_corpus_and_url(server, shared_data, monkeypatch):
     monkeypatch.setitem(KNOWN_DOWNLOADS, "the-verdict",
                         known.__class__(known.name, server.url + "/the-verdict.txt",
                                         known.sha256, known.filename, known.size))
-    corpus = resolve_corpus("download:the-verdict")
+    events: list[DownloadProgress] = []
+    corpus = resolve_corpus("download:the-verdict", progress=events.append)
     assert corpus.n_bytes == len(data) and corpus.name == "the-verdict"
+    assert corpus.source == "download:the-verdict"  # the spec, so a run can name it again
     assert corpus.paths[0].name == "the-verdict.txt"
+    assert events[-1] == DownloadProgress(len(data), len(data))
 
     by_url = resolve_corpus(server.url + "/the-verdict.txt")
     assert by_url.text == corpus.text and by_url.source == server.url + "/the-verdict.txt"
+
+
+def test_resolve_corpus_download_can_be_cancelled_then_resumed(server, monkeypatch):
+    text = b"The fox looked down the well.\n" * 8000  # 240,000 bytes: several blocks
+    server.files["/data/text.txt"] = text
+    known = KNOWN_DOWNLOADS["the-verdict"]
+    monkeypatch.setitem(KNOWN_DOWNLOADS, "the-verdict",
+                        known.__class__(known.name, server.url + "/data/text.txt",
+                                        hashlib.sha256(text).hexdigest(), "text.txt", len(text)))
+    cancel = threading.Event()
+
+    def on_progress(event):
+        if event.done_bytes > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="can be resumed"):
+        resolve_corpus("download:the-verdict", progress=on_progress, cancel=cancel)
+    cancel.clear()
+    corpus = resolve_corpus("download:the-verdict", cancel=cancel)
+    assert corpus.n_bytes == len(text) and corpus.source == "download:the-verdict"
+    assert server.requests[-1]["range"] is not None

@@ -20,6 +20,7 @@ from gptstudio.core.train import (
     Trainer,
     WarningEvent,
     read_metrics,
+    save_checkpoint,
 )
 
 
@@ -127,6 +128,90 @@ def test_opening_a_run_removes_temp_files_of_dead_writers(tmp_path, tok):
     (run.path / ".metrics.json.tmp-999999999-ab").write_text("x")
     Run.open(run.path)
     assert not stale.exists() and not (run.path / ".metrics.json.tmp-999999999-ab").exists()
+
+
+# --- Run.exists / Run.delete ------------------------------------------------------------------
+
+
+def a_run_with_everything(path, tok) -> Run:
+    """A run with metrics, a checkpoint and the temp file of a write that never finished."""
+    run = Run.create(path, model_config(tok), TrainConfig(), {}, tok)
+    run.log(StatusEvent("running", "go", 0))
+    save_checkpoint(run.checkpoints_dir, 1, build_model(model_config(tok)), {},
+                    model_config=model_config(tok).to_dict())
+    (run.path / ".metrics.jsonl.tmp-999999999-ab").write_text("half")
+    assert run.latest_checkpoint() is not None
+    return run
+
+
+def test_exists_says_whether_a_folder_holds_a_run(tmp_path, tok):
+    assert not Run.exists(tmp_path / "missing")
+    (tmp_path / "plain").mkdir()
+    assert not Run.exists(tmp_path / "plain")
+    (tmp_path / "file").write_text("x")
+    assert not Run.exists(tmp_path / "file")
+    Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    assert Run.exists(tmp_path / "run") and Run.exists(str(tmp_path / "run"))
+
+
+def test_delete_removes_a_run_and_its_folder(tmp_path, tok):
+    run = a_run_with_everything(tmp_path / "run", tok)
+    Run.delete(run.path)
+    assert not run.path.exists() and not Run.exists(run.path)
+
+
+def test_delete_keeps_the_users_own_files_and_their_folder(tmp_path, tok):
+    run = a_run_with_everything(tmp_path / "run", tok)
+    (run.path / "notes.txt").write_text("mine")
+    (run.path / "exports").mkdir()
+    Run.delete(run.path)
+    assert sorted(p.name for p in run.path.iterdir()) == ["exports", "notes.txt"]
+    assert not Run.exists(run.path)
+
+
+def test_delete_refuses_what_is_not_a_run_and_removes_nothing(tmp_path, tok):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "metrics.jsonl").write_text("someone else's")
+    with pytest.raises(CheckpointError, match="not a GPT Studio run folder"):
+        Run.delete(tmp_path / "plain")
+    assert (tmp_path / "plain" / "metrics.jsonl").read_text() == "someone else's"
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "run.json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="foreign"):
+        Run.delete(tmp_path / "foreign")
+    assert (tmp_path / "foreign" / "run.json").exists()
+    with pytest.raises(CheckpointError):
+        Run.delete(tmp_path / "missing")
+
+
+def test_a_delete_killed_half_way_can_be_finished(tmp_path, tok):
+    run = a_run_with_everything(tmp_path / "run", tok)
+    # What a kill during the delete leaves: the marker (removed last) and some of the rest.
+    run.checkpoints_dir.rename(run.path / ".delete-checkpoints-999999999-abcd")
+    run.tokenizer_path.unlink()
+    run.metrics_path.unlink()
+    assert Run.exists(run.path)
+    Run.delete(run.path)
+    assert not run.path.exists()
+
+
+def test_create_with_replace_puts_a_new_run_in_place_of_the_old(tmp_path, tok):
+    old = a_run_with_everything(tmp_path / "run", tok)
+    (old.path / "notes.txt").write_text("mine")
+    new = Run.create(old.path, model_config(tok), TrainConfig(max_steps=7), {"new": True}, tok,
+                     replace=True)
+    assert new.latest_checkpoint() is None and new.read_metrics() == []
+    assert Run.open(old.path).train_config.max_steps == 7
+    assert (old.path / "notes.txt").read_text() == "mine"
+    # Bad configs are refused before anything is deleted.
+    with pytest.raises(ConfigError):
+        Run.create(old.path, model_config(tok), TrainConfig(), {"x": object()}, tok, replace=True)
+    assert Run.open(old.path).data_config == {"new": True}
+    # Without a run there, replace changes nothing: a non-empty folder is still refused.
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file.txt").write_text("x")
+    with pytest.raises(CheckpointError, match="not an empty folder"):
+        Run.create(tmp_path / "busy", model_config(tok), TrainConfig(), {}, tok, replace=True)
 
 
 # --- metrics.jsonl -------------------------------------------------------------------------

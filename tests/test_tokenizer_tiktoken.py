@@ -1,15 +1,23 @@
-"""tiktoken's named encodings and .tiktoken rank files — without ever touching the network."""
+"""tiktoken's named encodings and .tiktoken rank files — never touching the internet.
+
+Downloads are tested against a server on 127.0.0.1 that stands in for OpenAI's: the table entry
+is pointed at it, and any connection to another host fails the test.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import socket
+import threading
 
 import pytest
+import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from gptstudio.core.errors import TokenizerError
+from gptstudio.core import net
+from gptstudio.core.errors import Cancelled, TokenizerError
 from gptstudio.core.tokenizers import (
     ENDOFTEXT,
     NAMED_ENCODINGS,
@@ -17,26 +25,35 @@ from gptstudio.core.tokenizers import (
     BPETokenizer,
     TiktokenTokenizer,
     named_encoding_status,
+    named_encoding_statuses,
     tiktoken_named,
 )
 from gptstudio.core.tokenizers.tiktoken_named import cache_path, format_rank_file
+from tests.local_http import FileServer, closed_port
 
 R50K_URL = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"
 
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Any network attempt fails the test at once; tests that allow a 'download' re-patch."""
+    """A connection anywhere but 127.0.0.1 fails the test at once; downloads are allowed."""
+    create_connection, getaddrinfo = socket.create_connection, socket.getaddrinfo
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to use the network")
+    def local_connection(address, *args, **kwargs):
+        if address[0] != "127.0.0.1":
+            raise AssertionError(f"a test tried to reach {address[0]}")
+        return create_connection(address, *args, **kwargs)
 
-    monkeypatch.setattr(tiktoken_named, "_fetch", refuse)
-    monkeypatch.setattr(tiktoken_named, "_probe", refuse)
-    monkeypatch.setattr(tiktoken_named, "_reachable_memo", {})
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.delenv("GPTSTUDIO_OFFLINE", raising=False)
+    def local_lookup(host, *args, **kwargs):
+        if host != "127.0.0.1":
+            raise AssertionError(f"a test tried to look up {host}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", local_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", local_lookup)
+    monkeypatch.setattr(net, "_reachable_memo", {})
+    monkeypatch.setattr(tiktoken_named, "_encodings", {})
+    monkeypatch.setenv("GPTSTUDIO_OFFLINE", "0")
     monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
 
 
@@ -73,36 +90,54 @@ def test_our_table_matches_tiktokens_own_registry(monkeypatch):
         assert dict(ours.special_tokens) == spec["special_tokens"]
 
 
-def test_offline_and_uncached_fails_fast_naming_the_cache_and_the_file_option(
+@pytest.fixture()
+def openai_at_home(monkeypatch, shared_data):
+    """A local server standing in for OpenAI's, serving r50k_base; the table points at it."""
+    server = FileServer()
+    server.files["/encodings/r50k_base.tiktoken"] = (shared_data / "gpt2.tiktoken").read_bytes()
+    local = dataclasses.replace(NAMED_ENCODINGS["r50k_base"],
+                                url=server.url + "/encodings/r50k_base.tiktoken")
+    for name in ("gpt2", "r50k_base"):
+        monkeypatch.setitem(NAMED_ENCODINGS, name, local)
+    yield server
+    server.close()
+
+
+def test_unreachable_and_uncached_fails_fast_naming_the_cache_and_the_file_option(
         empty_cache, monkeypatch):
-    attempts = []
-
-    def offline(url, timeout):
-        attempts.append(url)
-        raise OSError("Name or service not known")
-
-    monkeypatch.setattr(tiktoken_named, "_fetch", offline)
-    monkeypatch.setattr(tiktoken_named, "_probe", lambda host, timeout: False)
     for name in ("gpt2", "cl100k_base", "o200k_base"):
+        dead = dataclasses.replace(NAMED_ENCODINGS[name],
+                                   url=f"http://127.0.0.1:{closed_port()}/{name}.tiktoken")
+        monkeypatch.setitem(NAMED_ENCODINGS, name, dead)
         with pytest.raises(TokenizerError) as info:
             TiktokenTokenizer.named(name)
         message = str(info.value)
         assert "TIKTOKEN_CACHE_DIR" in message and str(empty_cache) in message
-        assert ".tiktoken" in message and "download failed" in message
+        assert ".tiktoken" in message and "Could not download" in message
         available, reason = named_encoding_status(name)
-        assert not available and "TIKTOKEN_CACHE_DIR" in reason and ".tiktoken" in reason
-    assert len(attempts) == 3  # one quick attempt each, no retries
+        assert not available and "cannot be reached" in reason
+        assert "TIKTOKEN_CACHE_DIR" in reason and ".tiktoken" in reason
+    assert list(empty_cache.iterdir()) == []
 
 
 def test_offline_switch_means_no_network_attempt_at_all(empty_cache, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to use the network")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setenv("GPTSTUDIO_OFFLINE", "1")
-    with pytest.raises(TokenizerError, match="GPTSTUDIO_OFFLINE"):
-        TiktokenTokenizer.named("cl100k_base")  # the autouse fixture fails any network call
-    available, reason = named_encoding_status("cl100k_base")
-    assert not available and "GPTSTUDIO_OFFLINE" in reason
+    with pytest.raises(TokenizerError, match="GPTSTUDIO_OFFLINE=0") as info:
+        TiktokenTokenizer.named("cl100k_base")
+    assert str(cache_path(NAMED_ENCODINGS["cl100k_base"])) in str(info.value)  # place it here
+    for name, (available, reason) in named_encoding_statuses().items():
+        assert not available and "GPTSTUDIO_OFFLINE" in reason, name
+    assert set(named_encoding_statuses()) == {"gpt2", "cl100k_base", "o200k_base"}
 
 
-def test_a_cached_encoding_is_found_and_used_without_network(gpt2_cache):
+def test_a_cached_encoding_is_found_and_used_without_network(gpt2_cache, monkeypatch):
+    monkeypatch.setenv("GPTSTUDIO_OFFLINE", "1")  # a cached file needs no download
     for name in ("gpt2", "r50k_base"):
         assert named_encoding_status(name) == (True, f"Cached in {gpt2_cache}.")
         tok = TiktokenTokenizer.named(name)
@@ -121,38 +156,49 @@ def test_a_corrupt_cached_file_is_not_used(empty_cache, monkeypatch):
         TiktokenTokenizer.named("gpt2")
 
 
-def test_download_checks_the_hash_and_fills_tiktokens_cache(empty_cache, shared_data,
-                                                             monkeypatch):
-    calls = []
-
-    def fetch(url, timeout):
-        calls.append((url, timeout))
-        return (shared_data / "gpt2.tiktoken").read_bytes()
-
-    monkeypatch.setattr(tiktoken_named, "_fetch", fetch)
-    tok = TiktokenTokenizer.named("r50k_base")
+def test_download_checks_the_hash_and_fills_tiktokens_cache(empty_cache, openai_at_home):
+    events = []
+    tok = TiktokenTokenizer.named("r50k_base", progress=events.append)
     assert tok.encode("Hello world") == [15496, 995]
-    assert calls == [(R50K_URL, tiktoken_named.DOWNLOAD_TIMEOUT)]
-    assert cache_path(NAMED_ENCODINGS["r50k_base"]).is_file()
-    assert [p.name for p in empty_cache.iterdir()] == [hashlib.sha1(R50K_URL.encode()).hexdigest()]
+    assert events[-1].done_bytes == events[-1].total_bytes > 0
+    info = NAMED_ENCODINGS["r50k_base"]
+    assert cache_path(info).is_file()  # named by the sha1 of the URL, as tiktoken names it
+    assert [p.name for p in empty_cache.iterdir()] == [hashlib.sha1(info.url.encode()).hexdigest()]
     TiktokenTokenizer.named("gpt2")  # now cached: no second download
-    assert len(calls) == 1
+    assert len(openai_at_home.requests) == 1
 
 
-def test_a_download_with_the_wrong_checksum_is_refused(empty_cache, monkeypatch):
-    monkeypatch.setattr(tiktoken_named, "_fetch", lambda url, timeout: b"IQ== 0\n")
-    with pytest.raises(TokenizerError, match="checksum"):
+def test_a_download_with_the_wrong_checksum_is_refused(empty_cache, openai_at_home):
+    openai_at_home.files["/encodings/r50k_base.tiktoken"] = b"IQ== 0\n"
+    with pytest.raises(TokenizerError, match="sha256 is"):
         TiktokenTokenizer.named("gpt2")
     assert list(empty_cache.iterdir()) == []
 
 
-def test_status_says_a_reachable_encoding_will_be_downloaded(empty_cache, monkeypatch):
+def test_a_download_can_be_cancelled_and_resumes(empty_cache, openai_at_home):
+    cancel = threading.Event()
+
+    def stop_after_the_first_block(event):
+        if event.done_bytes > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        TiktokenTokenizer.named("gpt2", progress=stop_after_the_first_block, cancel=cancel)
+    assert named_encoding_status("gpt2")[0]  # not cached, but the server answers
+    assert TiktokenTokenizer.named("gpt2").vocab_size == 50257
+    assert openai_at_home.requests[-1]["range"] is not None  # resumed
+
+
+def test_status_says_a_reachable_encoding_will_be_downloaded(empty_cache, openai_at_home,
+                                                             monkeypatch):
     probes = []
-    monkeypatch.setattr(tiktoken_named, "_probe", lambda host, t: probes.append(host) or True)
-    available, reason = named_encoding_status("o200k_base")
+    real_probe = net._probe
+    monkeypatch.setattr(net, "_probe", lambda *a: probes.append(a[:2]) or real_probe(*a))
+    available, reason = named_encoding_status("gpt2")
     assert available and "will be downloaded" in reason
-    named_encoding_status("cl100k_base")
-    assert probes == ["openaipublic.blob.core.windows.net"]  # remembered, asked once
+    named_encoding_status("r50k_base")
+    assert len(probes) == 1  # remembered, asked once
+    assert openai_at_home.requests == []  # a probe opens a connection, it fetches nothing
 
 
 def test_empty_cache_dir_turns_the_cache_off(monkeypatch):
@@ -160,6 +206,16 @@ def test_empty_cache_dir_turns_the_cache_off(monkeypatch):
     assert named_encoding_status("gpt2")[0] is False
     with pytest.raises(TokenizerError, match="caching off"):
         TiktokenTokenizer.named("gpt2")
+
+
+def test_named_encoding_matches_tiktokens_own(gpt2_cache, shared_data):
+    ours = TiktokenTokenizer.named("gpt2")
+    # tiktoken's own "gpt2" reads other files (vocab.bpe, encoder.json); its r50k_base reads
+    # the cached rank file, so it needs no network here.
+    theirs = tiktoken.get_encoding("r50k_base")
+    text = (shared_data / "the-verdict.txt").read_text(encoding="utf-8")
+    assert ours.encode(text) == theirs.encode_ordinary(text)
+    assert ours.vocab_size == theirs.n_vocab and ours.eot_id == theirs.eot_token
 
 
 def test_unknown_names_are_refused():

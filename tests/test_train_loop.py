@@ -1,12 +1,11 @@
-"""The training loop: events, gradient accumulation, NaN skipping, pause/resume/stop, hooks."""
+"""The training loop: events, gradient accumulation, NaN skipping, pause/resume/stop, hooks
+(stopping from another thread, and what a stop saves: test_train_resume.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import queue
 import random
-import threading
 
 import numpy as np
 import pytest
@@ -129,7 +128,8 @@ def test_a_run_reports_steps_evals_samples_and_checkpoints_in_order(data, tmp_pa
     assert [s.step for s in samples] == [3, 6] and all(s.prompt == "\n" for s in samples)
     assert all(isinstance(s.text, str) and s.text for s in samples)
     checkpoints = [e for e in events if isinstance(e, CheckpointEvent)]
-    assert [c.step for c in checkpoints] == [3, 6]
+    assert [c.step for c in checkpoints] == [0, 3, 6]  # step 0: saved before the first step
+    assert events[1] == checkpoints[0]  # right after "running", before any step
     # Each event is in metrics.jsonl, in the same order.
     assert read_metrics(run.metrics_path) == events
 
@@ -279,48 +279,6 @@ def test_a_hook_pauses_and_the_event_consumer_resumes(data):
     assert seen[-1].state == "finished" and trainer.step == 5
 
 
-def test_pause_resume_and_stop_from_another_thread(data, tmp_path):
-    tok, train, val = data
-    control = TrainControl()
-    at_step_3, paused_by_main = threading.Event(), threading.Event()
-
-    def hold_at_3(model, step):
-        if step == 3:  # hand over to the main thread, and wait until it has paused us
-            at_step_3.set()
-            paused_by_main.wait(timeout=30)
-
-    cfg = quick_config(max_steps=1000)
-    run = Run.create(tmp_path / "run", from_preset("nano", vocab_size=tok.vocab_size,
-                                                   block_size=16), cfg, {}, tok)
-    trainer = Trainer(nano(tok), tok, train, val, cfg, run=run, control=control,
-                      hooks=[hold_at_3])
-    events: queue.Queue = queue.Queue()
-
-    def worker():
-        for event in trainer.events():
-            events.put(event)
-        events.put(None)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    assert at_step_3.wait(timeout=30)
-    control.pause()
-    paused_by_main.set()
-    seen = []
-    while not (seen and isinstance(seen[-1], StatusEvent) and seen[-1].state == "paused"):
-        seen.append(events.get(timeout=30))
-    assert trainer.step == 3 and [e.step for e in steps_of(seen)][-1] == 3
-    control.resume()
-    control.stop()
-    while seen[-1] is not None:
-        seen.append(events.get(timeout=30))
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    final = seen[-2]
-    assert final.state == "stopped" and final.step == trainer.step < 1000
-    assert run.latest_checkpoint().step == trainer.step  # a stop saves the last full step
-
-
 def test_a_stop_between_micro_batches_abandons_the_whole_step(data):
     tok, train, val = data
     control = TrainControl()
@@ -432,4 +390,4 @@ def test_only_rank_0_writes_and_ranks_draw_different_data(data, tmp_path):
     rank0 = Trainer(nano(tok), tok, train, val, cfg, run=run, rank=0, world_size=2)
     steps0 = steps_of(rank0.events())
     assert [s.loss for s in steps0] != [s.loss for s in steps1]
-    assert run.metrics_path.exists() and [c.step for c in run.checkpoints()] == [1, 2]
+    assert run.metrics_path.exists() and [c.step for c in run.checkpoints()] == [0, 1, 2]

@@ -13,10 +13,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QSignalSpy
-from PySide6.QtWidgets import QLineEdit, QPushButton
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import QT_WARNINGS_FAIL, small_setup, wait_for_idle
+from tests.ui_fixtures import (QT_WARNINGS_FAIL, controls, history, open_run, run_dir, runs,
+                               setup_tab, small_setup, start_training, stop_training,
+                               toggle_pause, training_state, wait_for_idle, wait_status,
+                               wait_step)
 
 pytestmark = QT_WARNINGS_FAIL
 
@@ -26,6 +29,10 @@ def _lr_widgets(window) -> tuple[QLineEdit, QPushButton]:
     button = window.findChild(QPushButton, "applyLrButton")
     assert edit is not None and button is not None
     return edit, button
+
+
+def _lr_error(window) -> QLabel:
+    return window.findChild(QLabel, "peakLrError")
 
 
 def _type(qtbot, edit: QLineEdit, text: str) -> None:
@@ -42,40 +49,34 @@ def _ratios(window, config) -> tuple[np.ndarray, np.ndarray]:
     history (the `lr` column the learning-rate plot draws). Step event k ran schedule step k-1."""
     from gptstudio.core.train.schedule import learning_rate_at
 
-    history = window.train_tab.history
-    steps = history.steps.column("step").astype(int).copy()
-    recorded = history.steps.column("lr").copy()
+    curves = history(window)
+    steps = curves.steps.column("step").astype(int).copy()
+    recorded = curves.steps.column("lr").copy()
     configured = np.array([learning_rate_at(
         int(k) - 1, peak_lr=config.learning_rate, min_lr=config.min_lr,
         warmup_steps=config.warmup_steps, decay_steps=config.decay_steps) for k in steps])
     return steps, recorded / configured
 
 
-def _paused_at(message: str) -> int:
-    return int(message.split("step ")[1].rstrip("."))
-
-
 def test_the_lr_control_is_enabled_only_while_training_or_paused(window, qtbot):
-    from gptstudio.ui.session import PAUSED, PREPARING, TRAINING
+    from gptstudio.ui.services.state import PAUSED, PREPARING, TRAINING
 
     edit, button = _lr_widgets(window)
     assert not edit.isEnabled() and not button.isEnabled()  # idle
     small_setup(window, steps=5000, eval_interval=1000)
-    config = window.setup_tab.train_config()
-    session = window.session
-    with qtbot.waitSignal(session.step_finished, timeout=60_000):
-        assert window.start_training()
-        assert session.state == PREPARING
+    config = setup_tab(window).train_config()
+    with wait_step(qtbot, window):
+        assert start_training(window)
+        assert training_state(window) == PREPARING
         assert not edit.isEnabled() and not button.isEnabled()  # no trainer to tune yet
-    assert session.state == TRAINING
+    assert training_state(window) == TRAINING
     assert edit.isEnabled() and button.isEnabled()
     assert float(edit.text()) == pytest.approx(config.learning_rate)  # the run's configured peak
-    with qtbot.waitSignal(session.status_changed, timeout=30_000,
-                          check_params_cb=lambda m: m.startswith("Paused")):
-        window.toggle_pause()
-    assert session.state == PAUSED
+    with wait_status(qtbot, window, "paused"):
+        toggle_pause(window)
+    assert training_state(window) == PAUSED
     assert edit.isEnabled() and button.isEnabled()
-    window.stop_training()
+    stop_training(window)
     assert not edit.isEnabled() and not button.isEnabled()  # stopping
     wait_for_idle(qtbot, window)
     assert not edit.isEnabled() and not button.isEnabled()
@@ -83,24 +84,23 @@ def test_the_lr_control_is_enabled_only_while_training_or_paused(window, qtbot):
 
 def test_a_new_peak_rescales_the_schedule_from_the_next_step(window, qtbot):
     small_setup(window, steps=5000, eval_interval=1000)
-    config = window.setup_tab.train_config()
+    config = setup_tab(window).train_config()
     old = config.learning_rate
     assert config.grad_accum == 1  # a pause always falls between two steps
-    session, tab = window.session, window.train_tab
     edit, button = _lr_widgets(window)
     requested: list[float] = []
-    tab.learning_rate_requested.connect(requested.append)
-    with qtbot.waitSignal(session.step_finished, timeout=60_000):
-        window.start_training()
+    controls(window).learning_rate_requested.connect(requested.append)
+    with wait_step(qtbot, window):
+        start_training(window)
 
     # 1. While training: click Apply. The trainer takes the new peak at the start of a step that
     # is at least the next one after the last step shown when clicking.
     new = old / 4
     _type(qtbot, edit, f"{new:g}")
-    shown_before = int(tab.history.steps.last("step"))
+    shown_before = int(history(window).steps.last("step"))
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert requested == [pytest.approx(new)]
-    assert not tab.lr_error.isVisible()
+    assert not _lr_error(window).isVisible()
 
     def rescaled() -> bool:
         steps, ratios = _ratios(window, config)
@@ -117,23 +117,22 @@ def test_a_new_peak_rescales_the_schedule_from_the_next_step(window, qtbot):
 
     # 2. While paused: Enter in the field. The first step after resuming uses the new peak,
     # every step before it the previous one.
-    with qtbot.waitSignal(session.status_changed, timeout=30_000,
-                          check_params_cb=lambda m: m.startswith("Paused")) as paused:
+    with wait_status(qtbot, window, "paused") as paused:
         qtbot.mouseClick(window.findChild(QPushButton, "pauseButton"),
                          Qt.MouseButton.LeftButton)
-    paused_at = _paused_at(paused.args[0])
-    qtbot.waitUntil(lambda: tab.history.steps.last("step") == paused_at, timeout=15_000)
+    paused_at = paused.args[0].step
+    qtbot.waitUntil(lambda: history(window).steps.last("step") == paused_at, timeout=15_000)
     assert edit.isEnabled() and button.isEnabled()
     third = old / 2
     _type(qtbot, edit, f"{third:g}")
-    with qtbot.waitSignal(tab.learning_rate_requested, timeout=1_000) as applied:
+    with qtbot.waitSignal(controls(window).learning_rate_requested, timeout=1_000) as applied:
         qtbot.keyClick(edit, Qt.Key.Key_Return)
     assert applied.args == [pytest.approx(third)]
-    with qtbot.waitSignal(session.step_finished, timeout=30_000) as resumed:
+    with wait_step(qtbot, window, timeout=30_000) as resumed:
         qtbot.mouseClick(window.findChild(QPushButton, "pauseButton"),
                          Qt.MouseButton.LeftButton)  # now labelled Resume
     assert resumed.args[0].step == paused_at + 1
-    window.stop_training()
+    stop_training(window)
     wait_for_idle(qtbot, window)
 
     steps, ratios = _ratios(window, config)
@@ -155,18 +154,16 @@ def test_a_new_peak_rescales_the_schedule_from_the_next_step(window, qtbot):
     ("2", "at most 1"),
 ])
 def test_bad_input_is_shown_in_red_and_emits_nothing(qtbot, text, expected):
-    from gptstudio.ui.app import configure_pyqtgraph
-    from gptstudio.ui.session import PAUSED, TRAINING
+    from gptstudio.ui.services.state import PAUSED, TRAINING
+    from gptstudio.ui.tabs.train.controls import TrainControls
     from gptstudio.ui.theme import plot_theme
-    from gptstudio.ui.train_tab import TrainTab
 
-    configure_pyqtgraph()
-    tab = TrainTab()
+    tab = TrainControls()  # the Train tab's control row, on its own
     qtbot.addWidget(tab)
     tab.show()
     qtbot.waitExposed(tab)
     tab.set_state(TRAINING)
-    tab.begin_run("run", 100, peak_lr=1e-3)
+    tab.begin_run(100, peak_lr=1e-3)
     assert tab.peak_lr.text() == "0.001"
     spy = QSignalSpy(tab.learning_rate_requested)
     error = tab.findChild(type(tab.lr_error), "peakLrError")
@@ -192,34 +189,33 @@ def test_bad_input_is_shown_in_red_and_emits_nothing(qtbot, text, expected):
     tab.peak_lr.setText("0.0005")
     qtbot.mouseClick(tab.apply_lr, Qt.MouseButton.LeftButton)
     assert spy.count() == 3 and spy.at(2)[0] == pytest.approx(5e-4)
-    tab.timer.stop()
 
 
 def test_a_resumed_run_shows_the_peak_it_carries_on_with(make_window, qtbot):
     first = make_window()
     small_setup(first, steps=5000, eval_interval=1000)
-    config = first.setup_tab.train_config()
+    config = setup_tab(first).train_config()
     new = config.learning_rate / 5
-    with qtbot.waitSignal(first.session.step_finished, timeout=60_000):
-        first.start_training()
+    with wait_step(qtbot, first):
+        start_training(first)
     edit, button = _lr_widgets(first)
     _type(qtbot, edit, f"{new:g}")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: np.isclose(_ratios(first, config)[1][-1], new / config.learning_rate,
                                        rtol=1e-9), timeout=30_000)
-    first.stop_training()  # the checkpoint holds the new peak
+    stop_training(first)  # the checkpoint holds the new peak
     wait_for_idle(qtbot, first)
-    run = first.session.run_dir
+    run = run_dir(first)
     first.close()
 
     second = make_window()
-    with qtbot.waitSignal(second.session.run_opened):
-        assert second.open_run(str(run))
-    with qtbot.waitSignal(second.session.step_finished, timeout=60_000) as step:
-        assert second.start_training()
-    resumed_config = second.setup_tab.train_config()
+    with qtbot.waitSignal(runs(second).run_opened):
+        assert open_run(second, run)
+    with wait_step(qtbot, second):
+        assert start_training(second)
+    resumed_config = setup_tab(second).train_config()
     assert _ratios(second, resumed_config)[1][-1] == pytest.approx(new / config.learning_rate)
     edit, _ = _lr_widgets(second)
     assert float(edit.text()) == pytest.approx(new)  # not Setup's configured peak
-    second.stop_training()
+    stop_training(second)
     wait_for_idle(qtbot, second)

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QLabel
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import QT_WARNINGS_FAIL
+from tests.ui_fixtures import QT_WARNINGS_FAIL, loss_plot, samples, show_history
 
 pytestmark = QT_WARNINGS_FAIL
 
@@ -32,7 +33,7 @@ def _history(n: int, name: str = "run", evals_every: int = 10):
 
 # -- history and smoothing -----------------------------------------------------------------------
 def test_ema_matches_the_recurrence():
-    from gptstudio.ui.smoothing import ema
+    from gptstudio.ui.widgets.smoothing import ema
 
     rng = np.random.default_rng(0)
     x = rng.random(1000)
@@ -45,7 +46,7 @@ def test_ema_matches_the_recurrence():
 
 
 def test_ema_carries_over_nan_losses():
-    from gptstudio.ui.smoothing import ema
+    from gptstudio.ui.widgets.smoothing import ema
 
     smoothed = ema(np.array([np.nan, 2.0, np.nan, 4.0]), 0.5)
     assert np.isfinite(smoothed).all()
@@ -85,7 +86,7 @@ def test_csv_export_has_a_row_per_step_with_evaluations_merged():
 # -- the loss plot -------------------------------------------------------------------------------
 @pytest.fixture
 def plot(qtbot):
-    from gptstudio.ui.plots import LossPlot
+    from gptstudio.ui.widgets.plots import LossPlot
 
     p = LossPlot()
     qtbot.addWidget(p)
@@ -150,7 +151,7 @@ def test_hover_shows_the_values_at_the_nearest_step(plot):
 
 
 def test_the_x_axis_follows_the_run_in_1_2_5_steps(plot):
-    from gptstudio.ui.plots import nice_ceiling
+    from gptstudio.ui.widgets.plots import nice_ceiling
 
     assert [nice_ceiling(v) for v in (0, 3, 10, 11, 150, 201, 4999)] == \
         [1, 5, 10, 20, 200, 500, 5000]
@@ -172,16 +173,15 @@ def test_the_x_axis_follows_the_run_in_1_2_5_steps(plot):
 
 
 def test_clicking_the_curve_selects_the_nearest_sample(window, qtbot):
-    tab = window.train_tab
-    window.tabs.setCurrentWidget(tab)
-    tab.show_history(_history(100), max_steps=100)
-    scene = _scene_point(tab.loss_plot, 49.0, 0.8)
-    view_pos = tab.loss_plot.mapFromScene(scene)
-    qtbot.mouseClick(tab.loss_plot.viewport(), Qt.MouseButton.LeftButton, pos=view_pos)
-    assert tab.samples.shown_text().endswith("text at 50")
-    assert tab.samples.list.currentItem().text().startswith("step 50:")
-    tab.loss_plot._on_mouse_moved(scene)  # hovering writes the values above the plot
-    assert tab.readout.text().startswith("step 49 ")
+    show_history(window, _history(100), max_steps=100)
+    plot = loss_plot(window)
+    scene = _scene_point(plot, 49.0, 0.8)
+    view_pos = plot.mapFromScene(scene)
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=view_pos)
+    assert samples(window).shown_text().endswith("text at 50")
+    assert samples(window).list.currentItem().text().startswith("step 50:")
+    plot._on_mouse_moved(scene)  # hovering writes the values above the plot
+    assert window.findChild(QLabel, "plotReadout").text().startswith("step 49 ")
 
 
 def test_earlier_runs_can_be_overlaid(plot):

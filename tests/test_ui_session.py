@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QAction
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import QT_WARNINGS_FAIL, small_setup, wait_for_idle
+from tests.ui_fixtures import (QT_WARNINGS_FAIL, current_tab, export_metrics_csv,
+                               export_plot_png, inference, loss_plot, new_run, open_run,
+                               recent_runs_menu, redraw, run_dir, runs, runs_panel, setup_tab,
+                               small_setup, start_training, stop_training, training,
+                               wait_for_idle, wait_step)
 
 pytestmark = QT_WARNINGS_FAIL
 
@@ -116,34 +121,32 @@ def test_out_of_memory_gets_a_message_a_person_can_act_on():
 
 # -- what the next tabs need from a running training ---------------------------------------------
 def test_attention_snapshots_and_weight_copies_come_from_the_training_thread(window, qtbot):
-    session = window.session
-    session.attention_interval = 5
-    session.attention_prompt = "The fox"
+    training(window).watch_attention("The fox", 5)  # before Start: kept for the next run
     small_setup(window, steps=2000, eval_interval=1000)
-    with qtbot.waitSignal(session.attention_ready, timeout=60_000) as attention:
-        window.start_training()
+    with qtbot.waitSignal(inference(window).attention_ready, timeout=60_000) as attention:
+        start_training(window)
     snap = attention.args[0]
-    cfg = window.setup_tab.model_config()
+    cfg = setup_tab(window).model_config()
     assert snap.step % 5 == 0 and snap.tokens == tuple("The fox")
     assert len(snap.weights) == cfg.n_layer
     assert snap.weights[0].shape == (cfg.n_head, 7, 7) and snap.weights[0].dtype == np.float32
     np.testing.assert_allclose(snap.weights[0].sum(-1), 1.0, rtol=1e-4)  # rows are softmaxes
     assert np.allclose(np.triu(snap.weights[0], 1), 0.0)  # causal: nothing from the future
 
-    with qtbot.waitSignal(session.weights_ready, timeout=30_000) as weights:
-        assert session.request_weights()
+    with qtbot.waitSignal(inference(window).weights_ready, timeout=30_000) as weights:
+        assert training(window).request_weights()
     copy = weights.args[0]
-    assert session.latest_weights is copy
+    assert inference(window).latest_weights is copy
     model = copy.to_model()  # an independent model to generate from while training goes on
     first = {k: v.copy() for k, v in copy.state.items()}
-    with qtbot.waitSignal(session.step_finished, timeout=30_000):
+    with wait_step(qtbot, window, timeout=30_000):
         pass
     for name, value in copy.state.items():  # the copy does not move with the training
         np.testing.assert_array_equal(value, first[name])
     with torch.no_grad():
         logits = model(torch.tensor([[1, 2, 3]])).logits
     assert logits.shape[-1] == cfg.vocab_size
-    window.stop_training()
+    stop_training(window)
     wait_for_idle(qtbot, window)
 
 
@@ -151,55 +154,54 @@ def test_attention_snapshots_and_weight_copies_come_from_the_training_thread(win
 @pytest.fixture
 def trained(window, qtbot):
     small_setup(window, steps=12, eval_interval=6)
-    window.start_training()
+    start_training(window)
     wait_for_idle(qtbot, window)
-    window.train_tab.redraw(force=True)
+    redraw(window)
     return window
 
 
 def test_metrics_export_to_csv(trained, tmp_path):
     out = tmp_path / "metrics.csv"
-    assert trained.export_metrics_csv(out)
+    assert export_metrics_csv(trained, out)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 13 and lines[0].startswith("step,")
 
 
 def test_plot_export_to_png(trained, tmp_path):
     out = tmp_path / "loss.png"
-    assert trained.export_plot_png(out)
+    assert export_plot_png(trained, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_an_earlier_run_can_be_overlaid_from_the_run_list(trained, qtbot):
-    first_run = trained.session.run_dir
-    trained.new_run()
-    assert trained.tabs.currentWidget() is trained.setup_tab
-    trained.train_tab.loss_plot.refresh()
-    assert trained.train_tab.loss_plot.points() == 0  # a new run starts with empty plots
-    trained.start_training()
+    first_run = run_dir(trained)
+    assert new_run(trained)
+    assert current_tab(trained) is setup_tab(trained)
+    loss_plot(trained).refresh()
+    assert loss_plot(trained).points() == 0  # a new run starts with empty plots
+    start_training(trained)
     wait_for_idle(qtbot, trained)
-    runs = trained.train_tab.runs
-    assert [runs.list.item(i).text() for i in range(runs.list.count())] == [first_run.name]
-    runs.set_ticked(first_run, True)
-    assert trained.train_tab.loss_plot.overlay_names() == [first_run.name]
-    runs.set_ticked(first_run, False)
-    assert trained.train_tab.loss_plot.overlay_names() == []
+    panel = runs_panel(trained)
+    assert [panel.list.item(i).text() for i in range(panel.list.count())] == [first_run.name]
+    panel.set_ticked(first_run, True)
+    assert loss_plot(trained).overlay_names() == [first_run.name]
+    panel.set_ticked(first_run, False)
+    assert loss_plot(trained).overlay_names() == []
 
 
 def test_recent_runs_menu_lists_the_runs_and_opens_them(trained, qtbot):
-    run = trained.session.run_dir
-    trained.new_run()
-    trained._fill_recent_menu()
-    actions = [a for a in trained.recent_menu.actions() if a.data()]
+    run = run_dir(trained)
+    assert new_run(trained)
+    actions = [a for a in recent_runs_menu(trained).actions() if a.data()]
     assert [a.data() for a in actions] == [str(run)]
-    with qtbot.waitSignal(trained.session.run_opened):
+    with qtbot.waitSignal(runs(trained).run_opened):
         actions[0].trigger()
-    trained.train_tab.redraw(force=True)
-    assert trained.train_tab.loss_plot.points() == 12
+    redraw(trained)
+    assert loss_plot(trained).points() == 12
 
 
 def test_opening_a_folder_that_is_not_a_run_explains_why(window, tmp_path):
-    assert not window.open_run(str(tmp_path))
+    assert not open_run(window, tmp_path)
     assert window.last_error[0] == "Cannot open the run"
     assert "run.json" in window.last_error[1]
 
@@ -209,8 +211,8 @@ def test_shortcuts_dialog_lists_the_start_shortcut(window):
 
     window.show_shortcuts()
     box = window.findChild(QMessageBox, "shortcutsDialog")
-    assert "Ctrl+Enter" in box.text() and "Start training" in box.text()
+    # The rows are made from the actions: keys in Qt's words, then the action's name.
+    assert "<b>Ctrl+Enter</b>&nbsp;&nbsp;</td><td>Start training</td>" in box.text()
     box.close()
-    starts = [a for a in window.findChildren(type(window.start_action))
-              if a.objectName() == "startAction"]
-    assert starts[0].shortcut().toString() == "Ctrl+Return"
+    start = window.findChild(QAction, "startAction")
+    assert start.shortcut().toString() == "Ctrl+Return"

@@ -10,7 +10,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QComboBox, QListWidget, QPushButton, QTabWidget
 
 from tests.ui_fixtures import *  # noqa: F403 - fixtures
-from tests.ui_fixtures import QT_WARNINGS_FAIL
+from tests.ui_fixtures import (QT_WARNINGS_FAIL, corpus_box, data, loss_plot, metric_plots,
+                               model_box, open_corpus, setup_tab, status_label, training_box)
 
 pytestmark = QT_WARNINGS_FAIL
 
@@ -29,11 +30,11 @@ def test_main_window_builds_with_defaults_in_a_running_app(qapp):
         tabs = w.findChild(QTabWidget, "mainTabs")
         assert [tabs.tabText(i) for i in range(tabs.count())] == ["Setup", "Train"]
         # The bundled fables are preselected and loaded, with a character tokenizer.
-        assert w.session.corpus is not None and w.session.corpus.name == "fables"
-        assert w.session.tokenizer is not None and w.session.tokenizer.kind == "char"
+        assert data(w).corpus is not None and data(w).corpus.name == "fables"
+        assert data(w).tokenizer is not None and data(w).tokenizer.kind == "char"
         assert w.findChild(QComboBox, "corpusSelector").currentData() == "builtin:fables"
         # The defaults are valid: Start is allowed straight away.
-        assert w.setup_tab.problems() == []
+        assert setup_tab(w).problems() == []
         assert w.findChild(QPushButton, "startButton").isEnabled()
     finally:
         w.close()
@@ -45,7 +46,7 @@ def test_key_widgets_have_stable_object_names(window, name):
 
 
 def test_loss_plot_has_its_object_name(window):
-    from gptstudio.ui.plots import LossPlot
+    from gptstudio.ui.widgets.plots import LossPlot
 
     assert isinstance(window.findChild(LossPlot, "lossPlot"), LossPlot)
 
@@ -62,20 +63,21 @@ def test_menus_hold_the_expected_actions(window):
 
 
 def test_status_bar_shows_device_and_parameters(window):
-    assert "CPU" in window.device_label.text() or "GPU" in window.device_label.text()
-    assert "parameters" in window.params_label.text()
-    assert window.state_label.text() == "Idle"
+    device = status_label(window, "device")
+    assert "CPU" in device or "GPU" in device
+    assert "parameters" in status_label(window, "params")
+    assert status_label(window, "state") == "Idle"
 
 
 def test_geometry_and_setup_persist_between_windows(make_window):
     first = make_window()
     first.resize(780, 560)
-    first.setup_tab.model_box.set_preset("nano")
-    first.setup_tab.training_box.set_field("max_steps", "1234")
+    model_box(first).set_preset("nano")
+    training_box(first).set_field("max_steps", "1234")
     first.close()
     second = make_window()
-    assert second.setup_tab.model_box.preset_name() == "nano"
-    assert second.setup_tab.training_box.texts()["max_steps"] == "1234"
+    assert model_box(second).preset_name() == "nano"
+    assert training_box(second).texts()["max_steps"] == "1234"
     assert (second.size().width(), second.size().height()) == (780, 560)
 
 
@@ -99,26 +101,26 @@ def _drop(window, path: Path) -> None:
 def test_dropping_a_text_file_opens_it_as_the_corpus(window, qtbot, tmp_path):
     text = tmp_path / "poem.txt"
     text.write_text("roses are red\nviolets are blue\n" * 50, encoding="utf-8")
-    with qtbot.waitSignal(window.session.corpus_changed, timeout=10_000):
+    with qtbot.waitSignal(data(window).corpus_changed, timeout=10_000):
         _drop(window, text)
-    assert window.session.corpus.paths == (text,)
-    assert window.setup_tab.corpus_box.current_spec() == str(text)
-    assert "roses are red" in window.setup_tab.corpus_box.preview.toPlainText()
+    assert data(window).corpus.paths == (text,)
+    assert corpus_box(window).current_spec() == str(text)
+    assert "roses are red" in corpus_box(window).preview.toPlainText()
     # The character tokenizer follows the new corpus.
-    assert window.session.tokenizer.vocab_size < 30
+    assert data(window).tokenizer.vocab_size < 30
 
 
 def test_a_binary_corpus_shows_the_error_and_the_app_keeps_working(window, qtbot, tmp_path):
     binary = tmp_path / "image.txt"
     binary.write_bytes(b"GIF89a\x00\x01\x02" * 100)
-    with qtbot.waitSignal(window.session.corpus_failed, timeout=10_000):
-        window.open_corpus(str(binary))
+    with qtbot.waitSignal(data(window).corpus_failed, timeout=10_000):
+        open_corpus(window, binary)
     assert window.last_error is not None
     assert "binary" in window.last_error[1] and "image.txt" in window.last_error[1]
-    assert "binary" in window.setup_tab.corpus_box.error.text()
+    assert "binary" in corpus_box(window).error.text()
     # The previous corpus is still there and Start is still possible.
-    assert window.session.corpus.name == "fables"
-    assert window.setup_tab.problems() == []
+    assert data(window).corpus.name == "fables"
+    assert setup_tab(window).problems() == []
 
 
 def test_plots_follow_a_switch_to_the_dark_palette(window, qapp):
@@ -126,14 +128,14 @@ def test_plots_follow_a_switch_to_the_dark_palette(window, qapp):
     from gptstudio.ui.theme import DARK, LIGHT
 
     before = qapp.palette()
-    plot = window.train_tab.loss_plot
+    plot = loss_plot(window)
     assert plot.theme == LIGHT  # the offscreen test palette is light
     try:
         qapp.setPalette(dark_palette())
         window.apply_theme()  # what the system's colorSchemeChanged signal triggers
         assert plot.theme == DARK
         assert plot.backgroundBrush().color().name() == DARK.background
-        assert all(p.theme == DARK for p in window.train_tab.metric_plots)
+        assert all(p.theme == DARK for p in metric_plots(window))
     finally:
         qapp.setPalette(before)
         window.apply_theme()

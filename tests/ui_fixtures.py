@@ -6,6 +6,10 @@ Import with `from tests.ui_fixtures import *` in a test module. Every UI test th
   * cannot download tiktoken encodings (GPTSTUDIO_OFFLINE, empty TIKTOKEN_CACHE_DIR),
   * fails if it leaves a worker QThread running, or a Qt warning is printed (pytest-qt),
   * never blocks on a modal question (the close question is answered by `close_answer`).
+
+Tests reach the window's parts only through the helpers at the end of this file (`setup_tab(w)`,
+`model_box(w)`, `history(w)`, `wait_step(qtbot, w)`, ...), never through attribute chains, so
+moving a widget means editing this one file.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ QT_WARNINGS_FAIL = [pytest.mark.qt_log_level_fail("WARNING"),
                     pytest.mark.qt_log_ignore("does not support propagateSizeHints")]
 
 __all__ = ["ui_env", "one_torch_thread", "no_stray_threads", "window", "close_answer",
-           "make_window", "small_setup", "wait_for_idle"]
+           "make_window"]
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +104,7 @@ def make_window(qtbot, close_answer):
         w.show()
         qtbot.waitExposed(w)
         # Let the background tiktoken check finish so it never outlives the test.
-        qtbot.waitUntil(lambda: w.session.tiktoken_statuses is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: w.session.data.tiktoken_statuses is not None, timeout=10_000)
         windows.append(w)
         return w
 
@@ -116,17 +120,212 @@ def window(make_window):
 
 def small_setup(w, *, steps: int = 30, eval_interval: int = 10, preset: str = "nano") -> None:
     """A run that takes a second or two on a CPU: the nano preset and few steps."""
-    setup = w.setup_tab
-    setup.model_box.set_preset(preset)
-    box = setup.training_box
+    model_box(w).set_preset(preset)
+    box = training_box(w)
     for key, value in {"max_steps": str(steps), "batch_size": "4", "eval_interval":
                        str(eval_interval), "eval_iters": "2", "checkpoint_interval": "10",
                        "warmup_steps": "2", "precision": "fp32", "compile": "off"}.items():
         box.set_field(key, value)
     assert box.config() is not None, box.errors
-    assert not setup.problems(), setup.problems()
+    assert not setup_tab(w).problems(), setup_tab(w).problems()
 
 
 def wait_for_idle(qtbot, w, timeout: int = 60_000) -> None:
     """Wait until the training worker has finished and the window shows it."""
-    qtbot.waitUntil(lambda: not w.session.is_training, timeout=timeout)
+    qtbot.waitUntil(lambda: not is_training(w), timeout=timeout)
+
+
+# -- the window's parts ------------------------------------------------------------------------
+def session(w):
+    return w.session
+
+
+def data(w):
+    return w.session.data
+
+
+def training(w):
+    return w.session.training
+
+
+def runs(w):
+    return w.session.runs
+
+
+def setup_tab(w):
+    return w.tab("setup")
+
+
+def train_tab(w):
+    return w.tab("train")
+
+
+def corpus_box(w):
+    return setup_tab(w).corpus_box
+
+
+def tokenizer_box(w):
+    return setup_tab(w).tokenizer_box
+
+
+def model_box(w):
+    return setup_tab(w).model_box
+
+
+def training_box(w):
+    return setup_tab(w).training_box
+
+
+def controls(w):
+    """The Train tab's buttons, Peak LR field and progress bar."""
+    return train_tab(w).controls
+
+
+def history(w):
+    return train_tab(w).history
+
+
+def loss_plot(w):
+    return train_tab(w).plots.loss_plot
+
+
+def metric_plots(w):
+    return train_tab(w).plots.metric_plots
+
+
+def samples(w):
+    return train_tab(w).samples
+
+
+def runs_panel(w):
+    return train_tab(w).runs
+
+
+def status_label(w, name: str) -> str:
+    """The text of a status-bar label: "state", "speed", "params" or "device"."""
+    bar = w.statusBar()
+    return {"state": bar.state_label, "speed": bar.speed_label, "params": bar.params_label,
+            "device": bar.device_label}[name].text()
+
+
+def current_tab(w):
+    return w.tabs.currentWidget()
+
+
+def redraw(w) -> None:
+    train_tab(w).redraw(force=True)
+
+
+# -- doing things -------------------------------------------------------------------------------
+def start_training(w) -> bool:
+    """What Start does (the button, Ctrl+Enter and the menu all call this)."""
+    return train_tab(w).start_training()
+
+
+def stop_training(w) -> None:
+    train_tab(w).stop_training()
+
+
+def toggle_pause(w) -> None:
+    training(w).toggle_pause()
+
+
+def is_training(w) -> bool:
+    return training(w).state.is_running
+
+
+def training_state(w):
+    return training(w).state
+
+
+def run_dir(w):
+    """The folder of the run being trained, or the one opened."""
+    return runs(w).current_dir
+
+
+def export_metrics_csv(w, path) -> bool:
+    return train_tab(w).export_metrics_csv(str(path))
+
+
+def export_plot_png(w, path) -> bool:
+    return train_tab(w).export_plot_png(str(path))
+
+
+# -- waiting for training events ----------------------------------------------------------------
+def _is(kind, **fields):
+    def check(event) -> bool:
+        return isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items())
+    return check
+
+
+def wait_event(qtbot, w, kind, timeout: int = 60_000, **fields):
+    """A blocker (use it in `with`) for the next training event of `kind` with `fields`;
+    `.args[0]` is the event."""
+    return qtbot.waitSignal(training(w).event_reported, timeout=timeout,
+                            check_params_cb=_is(kind, **fields))
+
+
+def wait_step(qtbot, w, timeout: int = 60_000):
+    from gptstudio.core.train import StepEvent
+
+    return wait_event(qtbot, w, StepEvent, timeout)
+
+
+def wait_status(qtbot, w, state: str, timeout: int = 30_000):
+    from gptstudio.core.train import StatusEvent
+
+    return wait_event(qtbot, w, StatusEvent, timeout, state=state)
+
+
+def wait_checkpoint(qtbot, w, timeout: int = 30_000):
+    from gptstudio.core.train import CheckpointEvent
+
+    return wait_event(qtbot, w, CheckpointEvent, timeout)
+
+
+# -- more of the window's parts and requests ---------------------------------------------------
+def inference(w):
+    return w.session.inference
+
+
+def open_corpus(w, path) -> None:
+    """What Open corpus… (and a dropped text file) does."""
+    session(w).open_corpus(str(path))
+
+
+def open_run(w, path) -> bool:
+    """What Open run… (and the recent-runs menu) does; False (and an error) if refused."""
+    return session(w).open_run(str(path))
+
+
+def new_run(w) -> bool:
+    """What File > New run does."""
+    return session(w).new_run()
+
+
+def recent_runs_menu(w):
+    """The File > Recent runs menu, filled as when it is about to be shown."""
+    from PySide6.QtWidgets import QMenu
+
+    menu = w.findChild(QMenu, "recentRunsMenu")
+    menu.aboutToShow.emit()
+    return menu
+
+
+def show_history(w, h, max_steps: int) -> None:
+    """Show the curves and samples of the RunHistory `h` in the Train tab, as an opened run
+    of `max_steps` steps does (the tab's `run_opened` slot, without any other subscriber)."""
+    from gptstudio.ui.services.run_files import OpenedRun
+
+    tab = train_tab(w)
+    show_tab(w, "train")
+    opened = OpenedRun(path=runs(w).root / h.name, model_config=setup_tab(w).model_config(),
+                       train_config=setup_tab(w).train_config().replace(max_steps=max_steps),
+                       tokenizer=data(w).tokenizer, tokenizer_path=runs(w).root / "tokenizer",
+                       corpus_spec=None, history=h, last_checkpoint_step=None, n_params=0,
+                       imported=False)
+    tab._on_run_opened(opened)
+
+
+def show_tab(w, key: str) -> None:
+    w.show_tab(key)

@@ -2,34 +2,48 @@
 
 A new run: read the corpus, tokenize it (through the on-disk token cache), split it by position,
 build the model with the tokenizer's vocabulary (or take the weights of another run's last
-checkpoint: `init_from`, e.g. imported GPT-2 weights to fine-tune), create the run folder. A resumed
-run: open the run folder, rebuild corpus, tokenizer and model from what it saved, load the last
-checkpoint into the model. Either way the result is a `PreparedTraining` whose
-`trainer.events()` runs the loop.
+checkpoint: `init_from`, e.g. imported GPT-2 weights to fine-tune), create the run folder (or,
+with `restart`, first delete the run that is there). A resumed run: open the run folder, rebuild
+corpus, tokenizer and model from what it saved, load the last checkpoint into the model. Either
+way the result is a `PreparedTraining` whose `trainer.events()` runs the loop.
 
-Left out: the loop itself (`gptstudio.core.train`), and any printing or widgets (the callers).
+After training, a run is loaded (`load_trained_model`) and measured (`evaluate_run`); a run can
+also be made from Hugging Face GPT-2 weights without training (`import_gpt2_run`).
+
+Left out: the loop itself (`gptstudio.core.train`), the run folder's files (`Run`), and any
+printing or widgets (the callers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from gptstudio.core.corpora import Corpus, resolve_corpus
-from gptstudio.core.data import split_tokens, tokenize_corpus
-from gptstudio.core.errors import CheckpointError, ConfigError
+from gptstudio.core.data import TokenizeProgress, split_tokens, tokenize_corpus
+from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError
+from gptstudio.core.hf_gpt2 import import_hf_gpt2
 from gptstudio.core.model import GPTConfig, LSTMConfig, build_model, estimate
-from gptstudio.core.tokenizers import Tokenizer
-from gptstudio.core.train import Run, TrainConfig, TrainControl, Trainer, load_checkpoint
+from gptstudio.core.tokenizers import Tokenizer, resolve_tokenizer
+from gptstudio.core.train import (
+    Run,
+    TrainConfig,
+    TrainControl,
+    Trainer,
+    estimate_loss,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gptstudio.core.train.evaluation import count_bytes, loss_report, token_byte_lengths
+from gptstudio.core.train.trainer import Hook
 
 ModelConfig = GPTConfig | LSTMConfig
 
@@ -60,6 +74,16 @@ def with_vocab(model_config: ModelConfig, tokenizer: Tokenizer) -> ModelConfig:
     return model_config.replace(vocab_size=tokenizer.vocab_size)
 
 
+def check_new_run_dir(run_dir: str | os.PathLike, *, restart: bool = False) -> None:
+    """CheckpointError if `run_dir` already holds a run and `restart` is not asked for; the
+    message names both ways out. Callers that build the tokenizer first call it before."""
+    if Run.exists(run_dir) and not restart:
+        raise CheckpointError(
+            f"{run_dir} already holds a run: continue it with --resume, or start it over with "
+            "--restart (which deletes it); or choose another folder."
+        )
+
+
 def prepare_new_training(
     run_dir: str | os.PathLike,
     corpus: Corpus,
@@ -69,9 +93,10 @@ def prepare_new_training(
     *,
     corpus_spec: str | None = None,
     init_from: str | os.PathLike | None = None,
+    restart: bool = False,
     control: TrainControl | None = None,
-    hooks: Sequence[Callable[[nn.Module, int], None]] = (),
-    progress: Callable[[Any], None] | None = None,
+    hooks: Sequence[Hook] = (),
+    progress: Callable[[TokenizeProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PreparedTraining:
     """Tokenize, split, build and create the run folder for a new run in `run_dir`.
@@ -81,10 +106,17 @@ def prepare_new_training(
     `init_from`: a run folder whose last checkpoint gives the initial weights instead of the
     seed (its model config and tokenizer must be these; see `init_source`). The optimizer starts
     afresh at step 0: a new run that begins where the other one's weights are.
+    `restart`: a run already in `run_dir` is deleted (`Run.delete`) and this one takes its place;
+    without it such a run is refused. The old run is deleted only once the new one is known to
+    be possible (corpus tokenized, windows checked, model built), as it is created.
     """
     model_config = with_vocab(model_config, tokenizer)
+    check_new_run_dir(run_dir, restart=restart)  # before the (possibly long) tokenization
     source = None
-    if init_from is not None:  # checked before the (possibly long) tokenization
+    if init_from is not None:
+        if restart and Path(init_from).resolve() == Path(run_dir).resolve():
+            raise ConfigError("A run cannot start over from its own weights: they would be "
+                              "deleted; start from another run.")
         source = Run.open(init_from)
         if source.latest_checkpoint() is None:
             raise CheckpointError(f"The run {source.path} has no checkpoint to start from.")
@@ -110,12 +142,14 @@ def prepare_new_training(
     }
     if started_from is not None:
         data_config["init_from"] = started_from
-    run = Run.create(run_dir, model_config, train_config, data_config, tokenizer)
+    run = Run.create(run_dir, model_config, train_config, data_config, tokenizer,
+                     replace=restart)
     try:  # the Trainer checks the data and the sample prompt
         trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
                           control=control, hooks=hooks)
     except Exception:
-        shutil.rmtree(run.path, ignore_errors=True)  # a run that never trained leaves nothing
+        with contextlib.suppress(OSError, CheckpointError):  # the first error is the one to see
+            Run.delete(run.path)  # a run that never trained leaves nothing
         raise
     return PreparedTraining(trainer, run, model, tokenizer, corpus, 0,
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
@@ -128,8 +162,8 @@ def prepare_resumed_training(
     train_config: TrainConfig | None = None,
     corpus: Corpus | None = None,
     control: TrainControl | None = None,
-    hooks: Sequence[Callable[[nn.Module, int], None]] = (),
-    progress: Callable[[Any], None] | None = None,
+    hooks: Sequence[Hook] = (),
+    progress: Callable[[TokenizeProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> PreparedTraining:
     """Re-open a run and continue it from its last checkpoint, optionally up to `max_steps`
@@ -137,8 +171,14 @@ def prepare_resumed_training(
 
     The corpus is read again from where the run says it came from (or `corpus`, if given); it
     must be the same text, or the data position saved in the checkpoint would mean nothing.
+    A run stopped before its first checkpoint cannot resume: the error says to restart it.
     """
     run = Run.open(run_dir)
+    if run.latest_checkpoint() is None:  # checked before the (possibly long) tokenization
+        raise CheckpointError(
+            f"The run {run.path} holds no complete checkpoint to resume from (it was stopped "
+            "before its first one); start it over with --restart."
+        )
     tokenizer = run.load_tokenizer()
     model_config = run.model_config()
     if corpus is None:
@@ -196,18 +236,91 @@ def load_trained_model(run_dir: str | os.PathLike) -> tuple[Run, nn.Module, Toke
     return run, model.eval(), tokenizer
 
 
+@dataclass(frozen=True)
+class RunEvaluation:
+    """A trained run measured on some text: what `evaluate_run` returns."""
+
+    split: str  # "val": the run's own validation split; "corpus": the whole corpus given
+    loss: float  # mean cross-entropy, nats per token
+    perplexity: float
+    bits_per_byte: float
+    n_tokens: int  # tokens in the text measured (the batches are drawn from them)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    *,
+    corpus: Corpus | None = None,
+    max_batches: int = 50,
+    progress: Callable[[TokenizeProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RunEvaluation:
+    """The latest checkpoint's loss, perplexity and bits per byte on the run's validation split
+    (the same split training used), or on all of `corpus` when given.
+
+    At most `max_batches` seeded batches of the run's batch size are averaged, so the figure is
+    the same each time. An imported run has no corpus of its own: pass one.
+    """
+    run, model, tokenizer = load_trained_model(run_dir)
+    cfg = run.train_config
+    if corpus is not None:
+        split, tokens = "corpus", tokenize_corpus(corpus, tokenizer, progress=progress,
+                                                  cancel=cancel)
+    else:
+        spec = run.data_config.get("corpus")
+        if not isinstance(spec, str) or not spec:
+            raise ConfigError(f"The run {run.path.name} was not trained on a corpus here (it was "
+                              "imported); pass a corpus (--corpus) to evaluate it on one.")
+        all_tokens = tokenize_corpus(resolve_corpus(spec), tokenizer, progress=progress,
+                                     cancel=cancel)
+        split, tokens = "val", split_tokens(all_tokens, cfg.val_fraction)[1]
+    # DatasetError (from the batcher) if the text is shorter than one window.
+    loss = estimate_loss(model, tokens, block_size=model.config.block_size,
+                         batch_size=cfg.batch_size, iters=max(1, max_batches), seed=cfg.seed)
+    n_bytes = count_bytes(tokens, token_byte_lengths(tokenizer))
+    ppl, bpb = loss_report(loss, len(tokens), n_bytes)
+    return RunEvaluation(split, loss, ppl, bpb, int(len(tokens)))
+
+
+def import_gpt2_run(
+    weights_path: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    *,
+    tokenizer: Tokenizer | None = None,
+) -> Run:
+    """A new run holding Hugging Face GPT-2 weights (`model.safetensors` or a folder with it)
+    as its step-0 checkpoint, with `tokenizer` (default: GPT-2's own encoding).
+
+    The run was never trained: it can be sampled, evaluated (on a corpus given then) and
+    exported, or be the `init_from` of a new run that fine-tunes it; it cannot be resumed.
+    """
+    model = import_hf_gpt2(weights_path)
+    if tokenizer is None:
+        tokenizer = resolve_tokenizer("gpt2")
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise ConfigError(f"The weights have a vocabulary of {model.config.vocab_size} tokens but "
+                          f"the tokenizer has {tokenizer.vocab_size}; pass a matching tokenizer "
+                          "(--tokenizer).")
+    train_config = TrainConfig(max_steps=1, batch_size=1)
+    data_config = {"corpus": None, "imported_from": str(Path(weights_path).resolve())}
+    run = Run.create(run_dir, model.config, train_config, data_config, tokenizer)
+    try:  # no optimizer state: the checkpoint only marks itself as imported
+        save_checkpoint(run.checkpoints_dir, 0, model, {"imported": True},
+                        model_config=model.config.to_dict(),
+                        tokenizer_fingerprint=tokenizer.fingerprint(),
+                        tokenizer_name=tokenizer.name)
+    except BaseException:
+        with contextlib.suppress(OSError, CheckpointError):
+            Run.delete(run.path)  # a run without its weights would be a run stuck half-made
+        raise
+    return run
+
+
 def _check_windows(train_tokens: np.ndarray, val_tokens: np.ndarray, block_size: int) -> None:
     """Refuse before building anything when a split is shorter than one training window."""
-    from gptstudio.core.errors import DatasetError
-
     for name, tokens in (("training", train_tokens), ("validation", val_tokens)):
         if len(tokens) < block_size + 1:
             raise DatasetError(
                 f"The {name} split has {len(tokens)} tokens, fewer than one window of "
                 f"block_size {block_size} + 1; use a larger corpus or a smaller block_size."
             )
-
-
-def run_dir_exists(path: str | os.PathLike) -> bool:
-    """True when `path` already holds a run (so `--resume` is what the user wants)."""
-    return (Path(path) / "run.json").is_file()

@@ -1,8 +1,8 @@
-"""Application set-up: the QApplication, pyqtgraph's options, the palette, and `run_app()`.
+"""The entry point of the desktop app: the QApplication, a dark palette, and `run_app()`.
 
-Import order matters: PySide6 is imported before pyqtgraph so pyqtgraph binds to it (PITFALLS).
-This module leaves out every window and widget; it only prepares the process and launches
-`MainWindow`.
+Only `gptstudio.ui.run_app` / `create_app` (lazily) and `main.py` import this module; nothing
+inside the app does, so importing a part of the UI never pulls in the entry point. Left out:
+every window and widget; this only prepares the process and launches `MainWindow`.
 """
 
 from __future__ import annotations
@@ -11,43 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
-
-import pyqtgraph as pg  # noqa: E402  (after PySide6 on purpose)
 
 from gptstudio.paths import resources_dir
 from gptstudio.ui.pyside_fix import guard_singleton_refcounts
-
-ORGANIZATION = "GPTStudio"
-APPLICATION = "GPT Studio"
-
-
-def configure_pyqtgraph() -> None:
-    """Process-wide set-up every window relies on; safe to call more than once.
-
-    Row-major images keep attention matrices the right way round; antialiasing keeps thin loss
-    curves readable on high-DPI screens. The None guard works around a PySide6 6.12 bug on
-    Python 3.11 that otherwise aborts the app after a few thousand Qt calls (see pyside_fix).
-    """
-    guard_singleton_refcounts()
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-
-
-def is_dark_palette() -> bool:
-    """True when the system (or the user) asked for a dark colour scheme."""
-    app = QGuiApplication.instance()
-    if app is None:
-        return False
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return True
-    if scheme == Qt.ColorScheme.Light:
-        return False
-    # Unknown scheme (offscreen, old desktops): judge from the window colour itself.
-    return QGuiApplication.palette().window().color().lightness() < 128
-
+from gptstudio.ui.qt_setup import APPLICATION, ORGANIZATION, configure_pyqtgraph
 
 def dark_palette() -> QPalette:
     """A dark palette for the Fusion style, for platforms whose theme does not provide one
@@ -92,8 +62,8 @@ def leave_a_core_for_the_gui() -> None:
     """Train with one intra-op thread fewer than there are cores (at least one).
 
     PyTorch's OpenMP threads spin while they wait; with as many of them as cores, the GUI thread
-    has to fight them for the CPU. On a busy 2-core machine a 30-step run of the nano model was
-    8x slower with 2 threads than with 1, and the window stuttered.
+    has to fight them for the CPU: training slows down many times over and the window stutters
+    (docs/MEASUREMENTS.md, "App").
     """
     import torch
 

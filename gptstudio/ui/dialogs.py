@@ -15,23 +15,6 @@ import gptstudio
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
-SHORTCUTS = (
-    ("Ctrl+Enter", "Start training"),
-    ("Ctrl+P", "Pause / resume"),
-    ("Ctrl+.", "Stop (saves a checkpoint)"),
-    ("Ctrl+S", "Save a checkpoint now"),
-    ("Ctrl+N", "New run"),
-    ("Ctrl+O", "Open a corpus file"),
-    ("Ctrl+Shift+O", "Open a run folder"),
-    ("Ctrl+E", "Export metrics as CSV"),
-    ("Ctrl+Shift+E", "Export the loss plot as PNG"),
-    ("Ctrl+1 / Ctrl+2", "Setup / Train tab"),
-    ("Ctrl+L", "Log scale on the loss plot"),
-    ("F1", "This list"),
-    ("Ctrl+Q", "Quit"),
-)
-
-
 def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
     """A non-modal warning; returns the box (it deletes itself when closed)."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
@@ -68,8 +51,9 @@ def show_about(parent: QWidget) -> None:
         "from noise into words.</p><p>PyTorch · PySide6 · pyqtgraph · tiktoken</p>")
 
 
-def show_shortcuts(parent: QWidget) -> QMessageBox:
-    rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+def show_shortcuts(parent: QWidget, shortcuts: list[tuple[str, str]]) -> QMessageBox:
+    """A non-modal list of (keys, what they do)."""
+    rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in shortcuts)
     box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
                       QMessageBox.StandardButton.Close, parent)
     box.setObjectName("shortcutsDialog")

@@ -1,9 +1,11 @@
 """A run's metrics as growable numpy columns: what the plots draw and what CSV export writes.
 
 Appending is amortised O(1) (capacity doubles), and reading a column is a view of the filled
-part, so a plot can redraw 100k points at 30 Hz without copying Python lists. The history is
-filled either live (from the training worker's events) or at once from a run's `metrics.jsonl`.
-Left out: drawing (see `plots`) and reading files (the engine's `read_metrics`).
+part, so a plot can redraw 100k points at 30 Hz without copying Python lists. `add_event` is
+the one mapping from the engine's training events to these columns: the Train tab feeds it live,
+and replaying a run folder feeds it the same events read back from the run's log.
+Plain numpy: importing this module pulls in neither Qt nor torch.
+Left out: drawing (`widgets/plots.py`) and reading files (the engine's `read_metrics`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,27 @@ class RunHistory:
     evals: Columns = field(default_factory=lambda: Columns(EVAL_COLUMNS))
     samples: list[tuple[int, str]] = field(default_factory=list)
     version: int = 0  # bumped on every change, so plots know when to redraw
+
+    def add_event(self, event: object) -> None:
+        """Add one engine training event (live or replayed); other kinds are ignored.
+
+        An evaluation comes right after the step it measured, so its tokens and elapsed time
+        are that step's (read back by step, the same whether live or replayed).
+        """
+        # Imported here: the events module is plain dataclasses, but its package imports torch.
+        from gptstudio.core.train.events import EvalEvent, SampleEvent, StepEvent
+
+        if isinstance(event, StepEvent):
+            self.add_step(step=event.step, tokens=event.tokens_seen, elapsed=event.elapsed,
+                          loss=event.loss, lr=event.lr, grad_norm=event.grad_norm,
+                          tokens_per_s=event.tokens_per_sec)
+        elif isinstance(event, EvalEvent):
+            tokens, elapsed = self.at_step(event.step)
+            self.add_eval(step=event.step, tokens=tokens, elapsed=elapsed,
+                          train_loss=event.train_loss, val_loss=event.val_loss,
+                          train_bpb=event.train_bpb, val_bpb=event.val_bpb)
+        elif isinstance(event, SampleEvent):
+            self.add_sample(event.step, event.prompt + event.text)
 
     def add_step(self, **values: float | None) -> None:
         step = values.get("step")

@@ -1,81 +1,101 @@
-"""The main window's menus and their keyboard shortcuts.
+"""The main window's menus, built from the window's own actions and the tabs' (`TabAction`).
 
-File (new run, open corpus/run, recent runs, save checkpoint, exports, quit), Training (start,
-pause/resume, stop — on actions, so the shortcuts work from any tab), View (tabs, log scale,
-x axis, zoom) and Help (shortcuts, about). Left out: what the actions do (MainWindow's slots).
+File (new run, open corpus/run, recent runs, then the tabs' File entries, quit), Training and
+View (Ctrl+1…N for the tabs from the registry, then the tabs' View entries), Help (shortcuts,
+about). The shortcuts dialog lists every action that has a shortcut, so it can never drift from
+the menus. Left out: what the actions do (their owners' slots).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from gptstudio.ui import dialogs
+from gptstudio.ui.tabs import TabInfo
+from gptstudio.ui.tabs.base import MENUS, TabAction
+
+KEYS = QKeySequence.StandardKey
 
 
-def _action(window: QMainWindow, menu: QMenu, text: str, slot: Any,
-            shortcut: str | QKeySequence.StandardKey | None = None, name: str = "") -> QAction:
-    action = QAction(text, window)
+@dataclass
+class WindowActions:
+    """The actions the window itself owns (enabled by the training state: `new_run`)."""
+
+    new_run: QAction
+    open_corpus: QAction
+    open_run: QAction
+    quit: QAction
+    shortcuts: QAction
+    about: QAction
+    recent_menu: QMenu
+    tabs: list[QAction]
+
+
+def action(window: QMainWindow, text: str, slot: Callable[[], object],
+           shortcut: str | QKeySequence.StandardKey | None = None, name: str = "",
+           tip: str = "") -> QAction:
+    """A window action; `tip` says what it does (status bar, shortcuts dialog)."""
+    item = QAction(text, window)
     if shortcut is not None:
-        action.setShortcut(QKeySequence(shortcut))
+        item.setShortcut(QKeySequence(shortcut))
     if name:
-        action.setObjectName(name)
-    action.triggered.connect(slot)
-    menu.addAction(action)
-    return action
+        item.setObjectName(name)
+    if tip:
+        item.setStatusTip(tip)
+    item.triggered.connect(slot)
+    return item
 
 
-def build_menus(w: Any) -> None:
-    """The menus of the MainWindow `w`. Sets the actions that are enabled and disabled with the
-    training state (`w.start_action`, `w.pause_action`, `w.stop_action`, `w.save_action`), the
-    log-scale toggle and `w.recent_menu`."""
-    keys = QKeySequence.StandardKey
-    bar = w.menuBar()
-    file = bar.addMenu("&File")
-    _action(w, file, "&New run", w.new_run, keys.New, "newRunAction")
-    _action(w, file, "Open &corpus…", w.open_corpus_dialog, keys.Open, "openCorpusAction")
-    _action(w, file, "Open &run…", w.open_run_dialog, "Ctrl+Shift+O", "openRunAction")
-    w.recent_menu = file.addMenu("Recent &runs")
-    w.recent_menu.setObjectName("recentRunsMenu")
-    w.recent_menu.aboutToShow.connect(w._fill_recent_menu)
+def build_menus(window: QMainWindow, own: WindowActions, infos: Sequence[TabInfo],
+                tab_actions: Sequence[TabAction]) -> None:
+    """Fill `window`'s menu bar."""
+    bar = window.menuBar()
+    menus = {name: QMenu(f"&{name}", window) for name in MENUS}
+    file = menus["File"]
+    file.addActions([own.new_run, own.open_corpus, own.open_run])
+    file.addMenu(own.recent_menu)
     file.addSeparator()
-    w.save_action = _action(w, file, "&Save checkpoint", w.save_checkpoint, keys.Save,
-                            "saveCheckpointAction")
-    _action(w, file, "&Export metrics CSV…", w.export_metrics_dialog, "Ctrl+E",
-            "exportCsvAction")
-    _action(w, file, "Export &plot PNG…", w.export_plot_dialog, "Ctrl+Shift+E",
-            "exportPngAction")
+    _add(file, [a for a in tab_actions if a.menu == "File"])
     file.addSeparator()
-    _action(w, file, "&Quit", w.close, keys.Quit, "quitAction")
-
-    train = bar.addMenu("&Training")
-    w.start_action = _action(w, train, "&Start", w.start_training, "Ctrl+Return", "startAction")
-    w.pause_action = _action(w, train, "&Pause / resume", w.toggle_pause, "Ctrl+P",
-                             "pauseAction")
-    w.stop_action = _action(w, train, "S&top", w.stop_training, "Ctrl+.", "stopAction")
-
-    view = bar.addMenu("&View")
-    _action(w, view, "&Setup tab", lambda: w.tabs.setCurrentIndex(0), "Ctrl+1")
-    _action(w, view, "&Train tab", lambda: w.tabs.setCurrentIndex(1), "Ctrl+2")
+    file.addAction(own.quit)
+    _add(menus["Training"], [a for a in tab_actions if a.menu == "Training"])
+    view = menus["View"]
+    view.addActions(own.tabs)
     view.addSeparator()
-    w.log_action = _action(w, view, "&Log scale", w.train_tab.log_y.setChecked, "Ctrl+L",
-                           "logScaleAction")
-    w.log_action.setCheckable(True)
-    w.train_tab.log_y.toggled.connect(w.log_action.setChecked)
-    axis = view.addMenu("Loss plot &x axis")
-    group = QActionGroup(w)
-    for index in range(w.train_tab.x_mode.count()):
-        action = QAction(w.train_tab.x_mode.itemText(index), w, checkable=True)
-        action.setData(index)
-        action.setChecked(index == 0)
-        action.triggered.connect(w._on_x_axis_action)
-        group.addAction(action)
-        axis.addAction(action)
-    _action(w, view, "&Reset plot zoom", w._reset_zoom, "Ctrl+0")
-
+    _add(view, [a for a in tab_actions if a.menu == "View"])
+    for name in MENUS:
+        bar.addMenu(menus[name])
     help_menu = bar.addMenu("&Help")
-    _action(w, help_menu, "&Keyboard shortcuts", w.show_shortcuts, keys.HelpContents,
-            "shortcutsAction")
-    _action(w, help_menu, "&About GPT Studio", lambda: dialogs.show_about(w))
+    help_menu.addActions([own.shortcuts, own.about])
+
+
+def _add(menu: QMenu, entries: Sequence[TabAction]) -> None:
+    for entry in entries:
+        if entry.submenu is not None:
+            menu.addMenu(entry.submenu)
+        if entry.action is not None:
+            menu.addAction(entry.action)
+
+
+def shortcut_rows(actions: Sequence[QAction]) -> list[tuple[str, str]]:
+    """(keys, what) for each action with a shortcut, described by its status tip (else its
+    text); the tab switches folded into one row. Return is named Enter, as on the key."""
+    rows, tab_keys, tab_names = [], [], []
+    for item in actions:
+        keys = item.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        if not keys:
+            continue
+        keys = keys.replace("Return", "Enter")
+        text = item.statusTip() or item.text().replace("&", "").removesuffix("…")
+        if item.objectName().startswith("showTab:"):
+            tab_keys.append(keys)
+            tab_names.append(item.text().replace("&", "").removesuffix(" tab"))
+        else:
+            rows.append((keys, text))
+    if tab_keys:
+        rows.append((" / ".join([tab_keys[0], tab_keys[-1]]) if len(tab_keys) > 2
+                     else " / ".join(tab_keys), " / ".join(tab_names) + " tab"))
+    return rows

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from gptstudio.ui.app import APPLICATION, ORGANIZATION
+from gptstudio.ui.qt_setup import APPLICATION, ORGANIZATION
 
 MAX_RECENT = 10
 

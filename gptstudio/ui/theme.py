@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptstudio.ui.app import is_dark_palette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,19 @@ DARK = PlotTheme(
     overlays=("#7bd88f", "#c39bff", "#e0a070", "#ff9ad5", "#b0b0b0", "#e6e67a"),
     error="#ff7b7b", ok="#81c784", token_colors=("#24415c", "#5a4122"),
 )
+
+
+def is_dark_palette() -> bool:
+    """True when the system (or the user) asked for a dark colour scheme."""
+    if QGuiApplication.instance() is None:
+        return False
+    scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    # Unknown scheme (offscreen, old desktops): judge from the window colour itself.
+    return QGuiApplication.palette().window().color().lightness() < 128
 
 
 def plot_theme() -> PlotTheme:

@@ -4,8 +4,9 @@
     files.py          strict reading of a text file or a folder of them
     synthetic.py      seeded task generators (copy, reverse, sort, addition, stories)
     stdlib_source.py  the standard library's source as a code corpus
-    download.py       cached, checksummed, resumable downloads of public corpora
-    builtin.py        the menu of built-in corpora and `resolve_corpus`
+    download.py       cached, checksummed, resumable downloads of public corpora (via core.net)
+    builtin.py        the menu of built-in corpora
+    spec.py           a corpus choice as a string: `resolve_corpus`, `corpus_label`
 
 Turning text into token ids is `gptstudio.core.data`'s job.
 """
@@ -15,19 +16,14 @@ from gptstudio.core.corpora.builtin import (
     DEFAULT_CORPUS,
     BuiltinCorpusInfo,
     load_builtin,
-    resolve_corpus,
 )
 from gptstudio.core.corpora.corpus import DOCUMENT_SEPARATOR, Corpus
-from gptstudio.core.corpora.download import (
-    KNOWN_DOWNLOADS,
-    DownloadProgress,
-    KnownCorpus,
-    download,
-    download_known,
-)
+from gptstudio.core.corpora.download import KNOWN_DOWNLOADS, KnownCorpus, download, download_known
 from gptstudio.core.corpora.files import load_corpus, read_text_file
+from gptstudio.core.corpora.spec import corpus_label, resolve_corpus
 from gptstudio.core.corpora.stdlib_source import stdlib_corpus
 from gptstudio.core.corpora.synthetic import TASKS, ideal_attention, solve, synthetic_text
+from gptstudio.core.net import DownloadProgress
 
 __all__ = [
     "BUILTIN_CORPORA",
@@ -39,6 +35,7 @@ __all__ = [
     "Corpus",
     "DownloadProgress",
     "KnownCorpus",
+    "corpus_label",
     "download",
     "download_known",
     "ideal_attention",

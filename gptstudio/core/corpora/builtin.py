@@ -1,15 +1,10 @@
 """The corpora that come with GPT Studio, so that the app and the tests work offline.
 
 `BUILTIN_CORPORA` lists them by name: the bundled prose ("fables", the default), the synthetic
-tasks of `synthetic.py`, and the standard library's source. `resolve_corpus` turns the text a
-person types or picks (in the CLI or the app) into a `Corpus`:
+tasks of `synthetic.py`, and the standard library's source; `load_builtin(name)` loads one.
 
-    "builtin:fables"          a bundled or generated corpus (`load_builtin`)
-    "download:tinyshakespeare" one of `KNOWN_DOWNLOADS`, fetched once then cached
-    "https://.../file.txt"    any URL, fetched once then cached (no checksum)
-    "path/to/file-or-folder"  a text file or a folder of .txt/.md files
-
-Left out: how each kind is produced (see the modules named above).
+Left out: how each kind is produced (see the modules named above), and the spec strings
+("builtin:fables", "download:...", URLs, paths) that `spec.py` resolves.
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ from pathlib import Path
 
 from gptstudio import paths
 from gptstudio.core.corpora.corpus import Corpus
-from gptstudio.core.corpora.download import KNOWN_DOWNLOADS, download, download_known
 from gptstudio.core.corpora.files import load_corpus
 from gptstudio.core.corpora.stdlib_source import DEFAULT_MAX_CHARS, stdlib_corpus
 from gptstudio.core.corpora.synthetic import DEFAULT_SIZE, synthetic_text
@@ -100,16 +94,3 @@ def load_builtin(name: str, *, seed: int = 0, size: int | None = None) -> Corpus
             f"There is no built-in corpus {name!r}; choose one of {', '.join(BUILTIN_CORPORA)}."
         )
     return info.loader(seed, size)
-
-
-def resolve_corpus(spec: str) -> Corpus:
-    """The corpus named by `spec`: "builtin:NAME", "download:NAME", an http(s) URL, or a path."""
-    if spec.startswith("builtin:"):
-        return load_builtin(spec.removeprefix("builtin:"))
-    if spec.startswith("download:"):
-        key = spec.removeprefix("download:")
-        path = download_known(key)
-        return load_corpus(path, name=key, source=KNOWN_DOWNLOADS[key].url)
-    if spec.startswith(("http://", "https://")):
-        return load_corpus(download(spec), source=spec)
-    return load_corpus(Path(spec).expanduser())

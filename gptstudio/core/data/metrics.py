@@ -8,8 +8,14 @@ better model. Bits per byte divides the total information by the bytes of text i
     perplexity      = exp(loss)                           (loss: mean cross-entropy, nats/token)
     bits_per_byte   = loss * n_tokens / (n_bytes * ln 2)  (total nats -> bits, per byte of text)
 
-Example: a char model at loss 1.0 on ASCII text has 1.0 * n / (n * 0.693) = 1.44 bits per byte;
-a BPE model at loss 3.0 with 4 bytes per token has 3.0 / (4 * 0.693) = 1.08 — the better model.
+Worked example: a character model at loss 1.0 on ASCII text (one byte a token), and a BPE model
+at the far higher loss 3.0 with four bytes a token — which is the better model?
+
+    >>> round(bits_per_byte(1.0, n_tokens=1000, n_bytes=1000), 2)
+    1.44
+    >>> round(bits_per_byte(3.0, n_tokens=1000, n_bytes=4000), 2)   # the BPE model
+    1.08
+
 Left out: computing the loss itself (the trainer does).
 """
 

@@ -116,7 +116,8 @@ class CausalSelfAttention(nn.Module):
         """The same computation in PyTorch's fused kernel; returns context (B, nh, T, hs)."""
         if _attends_in_fp32(q) or _attends_in_fp32(k):
             # PyTorch's CPU attention kernel is several times slower in bf16 than in fp32 (while
-            # bf16 matmuls are faster): in a bf16 model or under bf16 autocast, attend in fp32.
+            # bf16 matmuls are faster; docs/MEASUREMENTS.md): in a bf16 model or under bf16
+            # autocast, attend in fp32.
             # Autocast is turned off here, or it would cast the inputs straight back to bf16.
             with torch.autocast("cpu", enabled=False):
                 return self._fast_attention(q.float(), k.float(), v.float())

@@ -88,7 +88,8 @@ class GPTConfig:
     tie_weights: the LM head reuses the token-embedding matrix (GPT-2 does this).
     activation: the MLP's non-linearity, one of ACTIVATIONS: "gelu_tanh", GELU's tanh
         approximation (GPT-2 was trained with it, so imported weights need it), or "gelu", the
-        exact GELU (nanoGPT's choice; about 4x cheaper than the tanh form on this CPU build).
+        exact GELU (nanoGPT's choice; much cheaper than the tanh form on CPU: see
+        docs/MEASUREMENTS.md).
     """
 
     arch: ClassVar[str] = "gpt"
@@ -193,15 +194,14 @@ PRESETS: dict[str, GPTConfig] = {
     # The three small presets follow nanoGPT's model: no biases and the exact GELU (its
     # `bias=False` is "a bit better and faster"; the exact GELU is much cheaper here than the tanh
     # form). Unlike nanoGPT they give the LM head its own matrix: tying saves 50k x width
-    # parameters in GPT-2, but with a small vocabulary it saves little and costs loss (tiny, Tiny
-    # Shakespeare by character, 2000 steps: val loss 1.892 untied against 1.904 tied, mean of two
-    # seeds). The GPT-2 sizes keep GPT-2's biases, tanh GELU and tied head, so its weights can be
-    # imported.
+    # parameters in GPT-2, but with a small vocabulary it saves little, and the untied head
+    # reached a lower loss (see docs/MEASUREMENTS.md). The GPT-2 sizes keep GPT-2's biases,
+    # tanh GELU and tied head, so its weights can be imported.
     # Trains in seconds on a laptop CPU: enough to watch a loss curve fall.
     "nano": GPTConfig(GPT2_VOCAB_SIZE, block_size=32, n_layer=2, n_head=2, n_embd=64,
                       bias=False, tie_weights=False, activation="gelu"),
-    # The classic CPU "baby GPT" (nanoGPT's shakespeare_char CPU run): val loss <= 1.88 in 2000
-    # steps (1.855 on Tiny Shakespeare by character, with TrainConfig's defaults).
+    # The classic CPU "baby GPT" (nanoGPT's shakespeare_char CPU run, published val loss about
+    # 1.88 in 2000 steps; ours with TrainConfig's defaults: docs/MEASUREMENTS.md).
     "tiny": GPTConfig(GPT2_VOCAB_SIZE, block_size=64, n_layer=4, n_head=4, n_embd=128,
                       bias=False, tie_weights=False, activation="gelu"),
     # nanoGPT's shakespeare_char model: minutes on a GPU, an hour or more on a CPU.

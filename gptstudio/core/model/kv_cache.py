@@ -40,7 +40,7 @@ class KVCache:
     ) -> None:
         shape = (n_layer, batch_size, n_head, max_len, head_dim)
         # Uninitialised: only the first `length` positions are ever read, and zero-filling a
-        # gpt2-sized cache (75 MB) would cost as much as decoding a token.
+        # gpt2-sized cache (75 MB) is a pass over memory spent on nothing (docs/MEASUREMENTS.md).
         self.keys = torch.empty(shape, dtype=dtype, device=device)
         self.values = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions stored == position of the next token

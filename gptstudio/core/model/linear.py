@@ -5,13 +5,11 @@ state-dict, same initialisation; only the order of the numbers in memory differs
 transposed view of an (in, out) block (the layout of GPT-2's original `Conv1D` checkpoints).
 
 Why: generating text feeds one token at a time, so every layer becomes a vector-times-matrix
-product limited by how fast its weights stream from memory, and this CPU's MKL streams an
-(in, out) matrix faster. Measured with torch 2.13 on the `gpt2` sizes, weights read from RAM (not
-from the cache, as they are when decoding): one pass over the 48 block matrices (340 MB) takes
-19.3 ms instead of 23.6 ms, and the 50257 x 768 LM head 6.5 ms instead of 11.9 ms. (A benchmark
-that multiplies one small matrix again and again, from the cache, shows the opposite for the block
-sizes; decoding never does that.) The price: bf16 training steps of the `tiny` preset are ~2.5%
-slower than with `nn.Linear`'s layout.
+product limited by how fast its weights stream from memory, and the CPU's MKL streams an
+(in, out) matrix faster when the weights come from RAM, as they do when decoding a model larger
+than the cache. (A benchmark that multiplies one small matrix again and again, from the cache,
+shows the opposite; decoding never does that.) The price is a slightly slower bf16 training step.
+The figures, for the blocks and the LM head of the `gpt2` sizes, are in docs/MEASUREMENTS.md.
 
 The one visible consequence: `weight.is_contiguous()` is False. Code that needs contiguous
 tensors (e.g. `safetensors.torch.save_file`) must call `.contiguous()` first;

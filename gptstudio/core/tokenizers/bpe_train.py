@@ -14,6 +14,16 @@ What makes it fast is step 3: we keep an index pair -> the words containing it, 
 touches those words, and their pair counts are corrected by subtracting the word's old pairs and
 adding its new ones (no recount over the corpus). A heap with lazy deletion finds the best pair.
 
+Worked example, on the text Wikipedia uses to explain BPE ("aa" occurs 4 times; then "ab" and
+"aa"+"a" both twice, and the tie goes to the smaller pair of ids, (97, 98)):
+
+    >>> events = []
+    >>> tokenizer = train_bpe("aaabdaaabac", 259, progress=events.append)  # 256 + 2 + 1 special
+    >>> [(e.index, e.pair, e.token_bytes, e.count) for e in events]
+    [(0, (97, 97), b'aa', 4), (1, (97, 98), b'ab', 2)]
+    >>> tokenizer.encode("aaabdaaabac")  # aa=256, ab=257, d=100, a=97, c=99
+    [256, 257, 100, 256, 257, 97, 99]
+
 Tie-breaking is deterministic: the highest count wins, and among equal counts the smallest pair
 of ids, compared as (left id, right id). A pair whose bytes already are a token (possible in rare
 contexts) is skipped, so every token has distinct bytes, as tiktoken's rank tables require.

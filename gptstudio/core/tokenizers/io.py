@@ -1,4 +1,4 @@
-"""Saving and loading tokenizers, and turning a user's choice ("char", "gpt2", a path) into one.
+"""Saving and loading tokenizers: GPT Studio's versioned JSON, and `.tiktoken` rank files.
 
 The file format is versioned, human-readable JSON, described in docs/TOKENIZER_FORMAT.md:
 a header {"format": "gptstudio-tokenizer", "version": 1, "kind": ...} and the fields of that
@@ -9,7 +9,8 @@ not agree with each other raises `TokenizerError` saying which — never a KeyEr
 tokenizer. The check is simple: rebuild the tokenizer from the fields, save it again in memory,
 and require the same dict. A `.tiktoken` rank file is accepted too.
 
-Leaves out the tokenizers themselves (`char.py`, `bpe.py`, `tiktoken_named.py`).
+Leaves out the tokenizers themselves (`char.py`, `bpe.py`, `tiktoken_named.py`) and the
+spec strings ("char", "bpe:512", "gpt2", a path) that `spec.py` resolves.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gptstudio.core.errors import TokenizerError
 from gptstudio.core.tokenizers.base import FORMAT_NAME, FORMAT_VERSION, Tokenizer
 from gptstudio.core.tokenizers.bpe import BPETokenizer, ranks_from_merges
 from gptstudio.core.tokenizers.char import CharTokenizer
-from gptstudio.core.tokenizers.tiktoken_named import NAMED_ENCODINGS, TiktokenTokenizer
+from gptstudio.core.tokenizers.tiktoken_named import TiktokenTokenizer
 
 
 def dumps_tokenizer(tokenizer: Tokenizer) -> str:
@@ -139,29 +140,3 @@ def _tiktoken_from_dict(saved: dict) -> TiktokenTokenizer:
             )
     tokenizer.name = saved["name"]
     return tokenizer
-
-
-def resolve_tokenizer(spec: str, corpus_text: str | None = None) -> Tokenizer:
-    """A tokenizer from a user's choice.
-
-    `spec` is "char" (vocabulary from `corpus_text`), "bpe:N" or "bpe:N:gpt4" (train a BPE of
-    N ids on `corpus_text`), a named encoding ("gpt2", "r50k_base", "cl100k_base",
-    "o200k_base"), or the path of a saved tokenizer or `.tiktoken` file.
-    """
-    if spec == "char" or spec.startswith("bpe:"):
-        if corpus_text is None:
-            raise TokenizerError(f"The tokenizer {spec!r} is built from a corpus; none was given.")
-        if spec == "char":
-            return CharTokenizer.from_text(corpus_text)
-        _, size, *pattern = spec.split(":")
-        if not size.isdigit() or len(pattern) > 1:
-            raise TokenizerError(f"Write a BPE choice as 'bpe:N' or 'bpe:N:gpt4', not {spec!r}.")
-        return BPETokenizer.train(corpus_text, int(size), pattern=(pattern or ["gpt2"])[0])
-    if spec in NAMED_ENCODINGS:
-        return TiktokenTokenizer.named(spec)
-    if Path(spec).is_file():
-        return load_tokenizer(spec)
-    raise TokenizerError(
-        f"Unknown tokenizer {spec!r}: give 'char', 'bpe:N', one of "
-        f"{', '.join(NAMED_ENCODINGS)}, or the path of a saved tokenizer or .tiktoken file."
-    )

@@ -3,12 +3,16 @@
 A `.tiktoken` file is a rank table, one token a line: the token's bytes in base64, a space,
 its rank. `TiktokenTokenizer.from_file` reads one chosen by the user; it never needs a network.
 
-The named encodings come through `tiktoken.get_encoding`, which reads them from tiktoken's cache
-(`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`, else `<tmp>/data-gym-cache`; each file is named
-by the sha1 of its URL and checked against a sha256) and otherwise downloads them — with no
-timeout and no offline switch. So we look in the cache ourselves first, download with a timeout
-only when allowed (not when `GPTSTUDIO_OFFLINE` is set), and otherwise fail at once with an error
-naming `TIKTOKEN_CACHE_DIR` and the `.tiktoken` file option.
+The named encodings live in tiktoken's cache (`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`,
+else `<tmp>/data-gym-cache`), each file named by the sha1 of its URL and checked against a
+sha256, exactly as `tiktoken.get_encoding` keeps them, so either of us fills the cache for the
+other. tiktoken itself would download a missing file with no timeout and no offline switch, so we
+never let it: we check the cache ourselves, download a missing file through
+`gptstudio.core.net.fetch` (timeout, checksum, `GPTSTUDIO_OFFLINE`, progress, cancel), and build
+the `tiktoken.Encoding` from the checked file with the pattern and special tokens of our table
+(a test compares the table with tiktoken's registry). Anything that fails is a `TokenizerError`
+naming `TIKTOKEN_CACHE_DIR` and the `.tiktoken` file option. `named_encoding_status` says quickly
+whether a name can be loaded here, without downloading.
 
 "gpt2" and "r50k_base" are the same encoding in tiktoken (same ranks, pattern and
 <|endoftext|> = 50256); both are read from the single r50k_base file.
@@ -25,23 +29,23 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from urllib.parse import urlparse
 
 import tiktoken
 
-from gptstudio.core.errors import TokenizerError
+from gptstudio.core import net
+from gptstudio.core.errors import DownloadError, TokenizerError
+from gptstudio.core.net import OFFLINE_ENV, DownloadProgress
 from gptstudio.core.tokenizers.base import ENDOFTEXT
 from gptstudio.core.tokenizers.bpe import BPETokenizer
+from gptstudio.core.tokenizers.patterns import pattern_regex
 
-OFFLINE_ENV = "GPTSTUDIO_OFFLINE"  # set to 1 to never download named encodings
 DOWNLOAD_TIMEOUT = 10.0  # seconds without data before a download gives up
-PROBE_TIMEOUT = 2.0  # seconds to decide whether the download server is reachable
+# The encodings the app offers (r50k_base is gpt2 under its other name).
+APP_ENCODINGS = ("gpt2", "cl100k_base", "o200k_base")
 
 
 @dataclass(frozen=True)
@@ -132,53 +136,10 @@ def _cached_file(info: NamedEncoding) -> Path | None:
     if path is None or not path.is_file():
         return None
     try:
-        intact = hashlib.sha256(path.read_bytes()).hexdigest() == info.sha256
+        intact = net.file_sha256(path) == info.sha256
     except OSError:
         return None
     return path if intact else None
-
-
-def _offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _fetch(url: str, timeout: float) -> bytes:
-    """Download a URL (the one place this module touches the network; tests replace it)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read()
-
-
-def _probe(host: str, timeout: float) -> bool:
-    """True if a TCP connection to host:443 opens within `timeout` (tests replace it)."""
-    import socket
-
-    result: list[bool] = []
-
-    def connect() -> None:  # in a thread, because name lookup itself has no timeout
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    worker = threading.Thread(target=connect, daemon=True)
-    worker.start()
-    worker.join(timeout + 0.5)
-    return bool(result and result[0])
-
-
-_reachable_memo: dict[str, tuple[float, bool]] = {}
-
-
-def _reachable(url: str) -> bool:
-    """Whether the server of `url` answers; remembered for 30 s (the UI asks for each name)."""
-    host = urlparse(url).hostname or ""
-    now = time.monotonic()
-    if host in _reachable_memo and now - _reachable_memo[host][0] < 30.0:
-        return _reachable_memo[host][1]
-    ok = _probe(host, PROBE_TIMEOUT)
-    _reachable_memo[host] = (now, ok)
-    return ok
 
 
 def _lookup(name: str) -> NamedEncoding:
@@ -190,17 +151,25 @@ def _lookup(name: str) -> NamedEncoding:
         ) from None
 
 
-def _unavailable(name: str, why: str) -> str:
+def _cache_note() -> str:
     folder = tiktoken_cache_dir()
+    return f"TIKTOKEN_CACHE_DIR (now {str(folder) if folder else 'empty: caching off'})"
+
+
+def _unavailable(name: str, why: str) -> str:
     return (
         f"The tiktoken encoding {name!r} is not available: {why}. Put its file in "
-        f"TIKTOKEN_CACHE_DIR (now {str(folder) if folder else 'empty: caching off'}) by loading "
-        f"it once while online, or load a .tiktoken rank file instead (e.g. gpt2.tiktoken)."
+        f"{_cache_note()} by loading it once while online, or load a .tiktoken rank file "
+        f"instead (e.g. gpt2.tiktoken)."
     )
 
 
 def named_encoding_status(name: str) -> tuple[bool, str]:
-    """(available, reason) for a named encoding — quickly, without downloading anything."""
+    """(available, reason) for a named encoding — quickly, without downloading anything.
+
+    Not cached and online: a TCP probe of the server (at most a couple of seconds, remembered
+    for half a minute). Offline (`GPTSTUDIO_OFFLINE=1`): no network at all.
+    """
     if name not in NAMED_ENCODINGS:
         return False, f"Unknown encoding {name!r}."
     info = NAMED_ENCODINGS[name]
@@ -209,34 +178,57 @@ def named_encoding_status(name: str) -> tuple[bool, str]:
         return False, _unavailable(name, "TIKTOKEN_CACHE_DIR is empty, which turns the cache off")
     if _cached_file(info) is not None:
         return True, f"Cached in {folder}."
-    if _offline():
-        return False, _unavailable(name, f"it is not cached and {OFFLINE_ENV} is set")
-    if not _reachable(info.url):
+    if net.offline():
+        return False, _unavailable(name, f"it is not cached and {OFFLINE_ENV} is set (set "
+                                         f"{OFFLINE_ENV}=0 to allow downloads)")
+    if not net.reachable(info.url):
         return False, _unavailable(name, "it is not cached and its server cannot be reached")
     return True, f"Not cached yet: {info.size_mb} MB will be downloaded into {folder}."
 
 
-def _ensure_cached(name: str, info: NamedEncoding) -> Path:
-    """The cached rank file, downloading it (with a timeout) only when allowed."""
+def named_encoding_statuses() -> dict[str, tuple[bool, str]]:
+    """`named_encoding_status` of each of APP_ENCODINGS (one probe at most: they share a host)."""
+    return {name: named_encoding_status(name) for name in APP_ENCODINGS}
+
+
+def _ensure_cached(name: str, info: NamedEncoding,
+                   progress: Callable[[DownloadProgress], None] | None,
+                   cancel: threading.Event | None) -> Path:
+    """The cached rank file, downloading it through `net.fetch` when it is missing."""
     path = cache_path(info)
     if path is None:
         raise TokenizerError(
             _unavailable(name, "TIKTOKEN_CACHE_DIR is empty, which turns the cache off"))
     if _cached_file(info) is not None:
         return path
-    if _offline():
-        raise TokenizerError(_unavailable(name, f"it is not cached and {OFFLINE_ENV} is set"))
-    try:
-        data = _fetch(info.url, DOWNLOAD_TIMEOUT)
-    except OSError as exc:  # URLError, timeouts and refused connections are all OSErrors
-        raise TokenizerError(_unavailable(name, f"it is not cached and the download failed "
-                                                f"({exc})")) from None
-    if hashlib.sha256(data).hexdigest() != info.sha256:
-        raise TokenizerError(_unavailable(name, "the downloaded file failed its checksum"))
-    from gptstudio.core.atomic import atomic_write_bytes
-
-    atomic_write_bytes(path, data)
+    try:  # GPTSTUDIO_OFFLINE=1 stops this before any connection
+        net.fetch(info.url, path, sha256=info.sha256, timeout=DOWNLOAD_TIMEOUT,
+                  progress=progress, cancel=cancel)
+    except DownloadError as exc:
+        raise TokenizerError(
+            f"The tiktoken encoding {name!r} is not cached in {_cache_note()}. {exc} Or load a "
+            f".tiktoken rank file instead (e.g. gpt2.tiktoken)."
+        ) from None
     return path
+
+
+_encodings: dict[str, tiktoken.Encoding] = {}  # built once per process from a checked file
+
+
+def _named_encoding(info: NamedEncoding, path: Path) -> tiktoken.Encoding:
+    """tiktoken's Encoding for a named encoding, from its checked rank file (never a download)."""
+    if info.tiktoken_name not in _encodings:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise TokenizerError(f"Cannot read the rank file {path}: {exc.strerror}.") from None
+        _encodings[info.tiktoken_name] = tiktoken.Encoding(
+            name=info.tiktoken_name,
+            pat_str=pattern_regex(info.pattern),
+            mergeable_ranks=parse_rank_file(data, str(path)),
+            special_tokens=dict(info.special_tokens),
+        )
+    return _encodings[info.tiktoken_name]
 
 
 class TiktokenTokenizer(BPETokenizer):
@@ -254,18 +246,19 @@ class TiktokenTokenizer(BPETokenizer):
                          encoding=encoding)
 
     @classmethod
-    def named(cls, name: str) -> TiktokenTokenizer:
-        """"gpt2", "r50k_base", "cl100k_base" or "o200k_base" via tiktoken.get_encoding."""
+    def named(cls, name: str, *, progress: Callable[[DownloadProgress], None] | None = None,
+              cancel: threading.Event | None = None) -> TiktokenTokenizer:
+        """"gpt2", "r50k_base", "cl100k_base" or "o200k_base", from tiktoken's cache.
+
+        A missing file is downloaded once (unless `GPTSTUDIO_OFFLINE=1`): `progress` gets
+        `DownloadProgress`, `cancel` stops it with `Cancelled`.
+        """
         info = _lookup(name)
-        path = _ensure_cached(name, info)
-        try:  # reads the file we just checked in the cache: no network
-            encoding = tiktoken.get_encoding(info.tiktoken_name)
-        except Exception as exc:  # tiktoken raises many types; none should reach the user raw
-            why = f"tiktoken could not load it ({exc})"
-            raise TokenizerError(_unavailable(name, why)) from None
-        specials = {s: encoding.encode_single_token(s) for s in encoding.special_tokens_set}
+        path = _ensure_cached(name, info, progress, cancel)
+        encoding = _named_encoding(info, path)
         return cls(ranks=None, source={"named": name}, pattern=info.pattern,
-                   special_tokens=specials, name=name, encoding=encoding, rank_file=path)
+                   special_tokens=info.special_tokens, name=name, encoding=encoding,
+                   rank_file=path)
 
     @classmethod
     def from_file(cls, path: str | PathLike[str], pattern: str | None = None,

@@ -2,14 +2,16 @@
 
 Import from here: `from gptstudio.core.train import Trainer, TrainConfig, Run, load_checkpoint`.
 Files, bottom-up: config -> schedule -> optimizer -> control -> events -> precision ->
-evaluation -> samples -> atomic -> checkpoint -> state -> distributed -> run -> trainer.
+evaluation -> samples -> atomic -> checkpoint -> state -> distributed -> run -> serving ->
+trainer.
 
 A typical run:
 
     run = Run.create("runs/shakespeare", model_config, train_config, data_config, tokenizer)
     trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run)
     for event in trainer.events():
-        ...  # StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent
+        ...  # StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent,
+             # and WeightsEvent / AttentionEvent when asked for
 
 and to resume it:
 
@@ -17,6 +19,12 @@ and to resume it:
     checkpoint = load_checkpoint(run.checkpoints_dir, model, tokenizer=tokenizer)
     trainer = Trainer(model, tokenizer, train_tokens, val_tokens, run.train_config, run=run,
                       start_state=checkpoint)
+
+From another thread, steer it through the `TrainControl` passed as `control=`: pause, resume,
+stop (`stop(save=False)`: without the final checkpoint), set_learning_rate, and requests
+answered with events (request_checkpoint -> CheckpointEvent; request_weights / watch_weights ->
+WeightsEvent; request_attention / watch_attention -> AttentionEvent; see `serving.py`). Their
+payloads come from `gptstudio.core.inspect`, which also works on any model outside training.
 """
 
 from gptstudio.core.atomic import (
@@ -36,9 +44,10 @@ from gptstudio.core.train.checkpoint import (
     save_checkpoint,
 )
 from gptstudio.core.train.config import TrainConfig
-from gptstudio.core.train.control import TrainControl
+from gptstudio.core.train.control import Requests, TrainControl
 from gptstudio.core.train.evaluation import SplitEvaluator, SplitLoss, estimate_loss
 from gptstudio.core.train.events import (
+    AttentionEvent,
     CheckpointEvent,
     EvalEvent,
     SampleEvent,
@@ -46,6 +55,7 @@ from gptstudio.core.train.events import (
     StepEvent,
     TrainEvent,
     WarningEvent,
+    WeightsEvent,
     event_from_dict,
     event_to_dict,
 )
@@ -57,11 +67,13 @@ from gptstudio.core.train.state import DataPosition, ResumeState
 from gptstudio.core.train.trainer import Trainer
 
 __all__ = [
+    "AttentionEvent",
     "CheckpointEvent",
     "CheckpointInfo",
     "DataPosition",
     "EvalEvent",
     "LoadedCheckpoint",
+    "Requests",
     "ResumeState",
     "Run",
     "SampleEvent",
@@ -74,6 +86,7 @@ __all__ = [
     "TrainEvent",
     "Trainer",
     "WarningEvent",
+    "WeightsEvent",
     "atomic_write_bytes",
     "atomic_write_text",
     "best_checkpoint",

@@ -95,9 +95,23 @@ class SplitLoss:
 class SplitEvaluator:
     """Evaluates models on named splits of tokens, each time on the same seeded batches.
 
-    >>> evaluator = SplitEvaluator(tokenizer, {"train": train, "val": val}, block_size=64,
-    ...                            batch_size=12, iters=200, seed=0)   # doctest: +SKIP
-    >>> evaluator(model)["val"].bits_per_byte                          # doctest: +SKIP
+    An untrained model guesses about uniformly, so its loss is about ln(vocab_size) and, with
+    one byte a token (characters), its bits per byte about log2(vocab_size):
+
+    >>> from gptstudio.core.model import GPTConfig, build_model
+    >>> from gptstudio.core.tokenizers import CharTokenizer
+    >>> tok = CharTokenizer.from_text("abcdefghijklmnopqrstuvwxyz ")  # + <|endoftext|>: 28 ids
+    >>> ids = np.array(tok.encode("the quick brown fox jumps over the lazy dog " * 20))
+    >>> _ = torch.manual_seed(0)
+    >>> model = build_model(GPTConfig(tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+    ...                               n_embd=16))
+    >>> evaluator = SplitEvaluator(tok, {"val": ids}, block_size=16, batch_size=4, iters=2,
+    ...                            seed=0)
+    >>> val = evaluator(model)["val"]
+    >>> round(val.loss, 1), round(float(np.log(28)), 1)
+    (3.3, 3.3)
+    >>> round(val.bits_per_byte, 1), round(float(np.log2(28)), 1)
+    (4.8, 4.8)
     """
 
     def __init__(

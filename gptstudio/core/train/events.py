@@ -2,7 +2,10 @@
 
 The trainer yields them; the CLI prints them, the app plots them, the run folder stores them one
 per line in `metrics.jsonl`. They never hold tensors or modules, so they can cross threads and be
-written to disk as they are. Left out: producing them (`trainer.py`) and the file (`run.py`).
+written to disk as they are. Two kinds are answers to requests (`TrainControl.request_weights`,
+`request_attention`, `watch_*`) and are *not* logged: `WeightsEvent` and `AttentionEvent` carry
+numpy copies (a whole state dict, T x T maps per layer), too big for a metrics file and easy to
+recompute from a checkpoint. Left out: producing them (`trainer.py`) and the file (`run.py`).
 
 In JSON each event is a flat object with an `"event"` key naming its kind; NaN and infinity
 (a diverged loss) are written as `null`, which strict JSON readers accept, and read back as NaN:
@@ -19,6 +22,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, Union
+
+from gptstudio.core.inspect import AttentionMaps, WeightsSnapshot
 
 RunState = Literal["running", "paused", "stopped", "finished", "failed"]
 
@@ -92,8 +97,26 @@ class WarningEvent:
     message: str
 
 
-TrainEvent = Union[StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent]
+@dataclass(frozen=True)
+class WeightsEvent:
+    """A copy of the weights at `step`, asked for with request_weights / watch_weights."""
 
+    step: int
+    snapshot: WeightsSnapshot
+
+
+@dataclass(frozen=True)
+class AttentionEvent:
+    """Attention maps on a prompt at `step`, asked for with request_attention / watch_attention."""
+
+    step: int
+    maps: AttentionMaps
+
+
+TrainEvent = Union[StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent,
+                   WeightsEvent, AttentionEvent]
+
+# The kinds written to metrics.jsonl (Weights and Attention events are not: see the top).
 EVENT_KINDS: dict[str, type] = {
     "step": StepEvent,
     "eval": EvalEvent,
@@ -106,8 +129,15 @@ _KIND_OF = {cls: kind for kind, cls in EVENT_KINDS.items()}
 
 
 def event_to_dict(event: TrainEvent) -> dict[str, Any]:
-    """A flat JSON-able dict with the event's kind under "event"; non-finite floats -> None."""
-    out: dict[str, Any] = {"event": _KIND_OF[type(event)]}
+    """A flat JSON-able dict with the event's kind under "event"; non-finite floats -> None.
+
+    TypeError for a WeightsEvent or AttentionEvent: they hold arrays and are never logged.
+    """
+    kind = _KIND_OF.get(type(event))
+    if kind is None:
+        raise TypeError(f"A {type(event).__name__} is not written to the run log: it holds "
+                        "arrays, and only the training loop's consumer receives it.")
+    out: dict[str, Any] = {"event": kind}
     for field in dataclasses.fields(event):
         value = getattr(event, field.name)
         if isinstance(value, float) and not math.isfinite(value):

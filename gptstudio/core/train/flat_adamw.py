@@ -4,9 +4,8 @@ A small model has few numbers but many tensors (the `tiny` preset: 0.8M numbers 
 The fused AdamW kernel and gradient clipping then spend much of their time on per-tensor work:
 a parallel loop, a norm, bookkeeping in Python, for each tensor. Here every parameter of a group
 becomes a view into one flat buffer, and its gradient a view into a second one; the optimizer
-and the clipping then see two long tensors instead of 27 short ones. Measured on the `tiny`
-preset (2 cores, bf16, the Trainer with and without it, interleaved): a whole training step 5%
-faster (32.5 instead of 34.2 ms).
+and the clipping then see two long tensors instead of 27 short ones, and a whole training step
+of the `tiny` preset gets measurably faster (docs/MEASUREMENTS.md).
 
 What changes for the rest of the code:
 - a parameter's *values and layout* are the same (each view keeps the parameter's shape and

@@ -3,17 +3,17 @@
 bfloat16 ("brain float") keeps float32's exponent range with fewer mantissa bits, so it needs no
 loss scaling; under `torch.autocast` the matmuls run in bf16 while the weights, the optimizer and
 the numerically touchy ops (softmax, norms, the loss) stay in float32. On CPUs with native bf16
-instructions (AVX512-BF16, AMX) the matmuls get two to four times faster; elsewhere bf16 is
-emulated and slower, so "auto" only picks it where the hardware has it. (Measured on such a CPU
-with the `tiny` preset, torch 2.13: 1.5x the tokens/s of fp32, the model's attention running in
-fp32 (see `model/attention.py`: PyTorch's CPU flash-attention kernel is ~4x slower in bf16).
-Final losses were the same.)
+instructions (AVX512-BF16, AMX) the matmuls get several times faster and training clearly gains,
+with the same final loss (the model's attention still runs in fp32: PyTorch's CPU flash-attention
+kernel is much slower in bf16, see `model/attention.py`); elsewhere bf16 is emulated and slower.
+So "auto" picks bf16 only where the hardware has it.
 
 `torch.compile` fuses the many small element-wise ops of a small model into a few kernels; it
-gained 5-10% here, after 15-25 s of compiling on a fresh machine (5 s with a warm cache), which a
-playground run of a couple of minutes does not earn back, and it needs a C++ compiler. So "auto"
-leaves it off; "on" asks for it (the trainer falls back to eager mode with a warning if it fails).
-`benchmarks/bench_train.py --options` prints these figures. Left out: the loop (`trainer.py`).
+gains a little, after tens of seconds of compiling on a fresh machine, which a playground run of a
+couple of minutes does not earn back, and it needs a C++ compiler. So "auto" leaves it off; "on"
+asks for it (the trainer falls back to eager mode with a warning if it fails).
+`benchmarks/bench_train.py --options` prints the figures behind these rules; the ones measured so
+far are in docs/MEASUREMENTS.md. Left out: the loop (`trainer.py`).
 """
 
 from __future__ import annotations

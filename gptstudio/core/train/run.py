@@ -12,19 +12,24 @@
 Every file except metrics.jsonl is written atomically. metrics.jsonl is appended to and flushed
 after each line, so the app or a notebook can read it while training runs; a process killed
 mid-line leaves a truncated last line, which `read_metrics` skips (and the next writer starts on
-a fresh line). Left out: the checkpoint format (`checkpoint.py`) and the loop (`trainer.py`).
+a fresh line).
+
+This module is the only place that names these files: the rest of the code asks a `Run` (its
+paths, `Run.exists`, `Run.delete`). Left out: the checkpoint format (`checkpoint.py`) and the
+loop (`trainer.py`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gptstudio.core.atomic import atomic_write_text, clean_stale_temp_files, temp_dir_name
 from gptstudio.core.errors import CheckpointError, ConfigError
-from gptstudio.core.atomic import atomic_write_text, clean_stale_temp_files
 from gptstudio.core.train.checkpoint import (
     CheckpointInfo,
     best_checkpoint,
@@ -33,6 +38,10 @@ from gptstudio.core.train.checkpoint import (
 )
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.events import TrainEvent, event_from_dict, event_to_dict
+
+if TYPE_CHECKING:  # annotations only: the model and tokenizer packages are heavier to import
+    from gptstudio.core.model import GPTConfig, LSTMConfig
+    from gptstudio.core.tokenizers import Tokenizer
 
 RUN_FORMAT = "gptstudio-run"
 RUN_VERSION = 1
@@ -43,6 +52,9 @@ DATA_CONFIG_FILE = "data_config.json"
 TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
+# Everything a run folder's own: what `Run.delete` removes (checkpoints first, run.json last).
+_OWN_NAMES = (CHECKPOINTS_DIR, METRICS_FILE, TOKENIZER_FILE, DATA_CONFIG_FILE, TRAIN_CONFIG_FILE,
+              MODEL_CONFIG_FILE, RUN_FILE)
 
 
 class Run:
@@ -67,21 +79,26 @@ class Run:
     def create(
         cls,
         directory: str | os.PathLike,
-        model_config: Any,
+        model_config: GPTConfig | LSTMConfig | dict[str, Any],
         train_config: TrainConfig,
         data_config: dict[str, Any],
-        tokenizer: Any,
+        tokenizer: Tokenizer,
+        *,
+        replace: bool = False,
     ) -> Run:
         """Make a new run folder (it may exist if empty) with the configs and the tokenizer.
 
         `model_config` is a GPTConfig/LSTMConfig (or its `to_dict()`); `data_config` any JSON-able
-        dict describing the data; `tokenizer` anything with `save(path)`.
+        dict describing the data. `replace`: a run already in `directory` is deleted first
+        (`Run.delete`, once the configs are known to be good) and the new one takes its place,
+        next to any files of the user's own that were kept with it.
         """
         path = Path(directory)
-        if (path / RUN_FILE).exists():
+        replacing = replace and Run.exists(path)
+        if Run.exists(path) and not replacing:
             raise CheckpointError(f"{path} already holds a run; open it to resume, or pick a new "
                                   "folder.")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not replacing and path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise CheckpointError(f"{path} exists and is not an empty folder; pick a new folder.")
         model_dict = model_config.to_dict() if hasattr(model_config, "to_dict") else model_config
         if not isinstance(model_dict, dict):
@@ -100,6 +117,8 @@ class Run:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"The {name[:-5].replace('_', ' ')} cannot be saved as JSON: "
                                   f"{exc}.") from None
+        if replacing:
+            Run.delete(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / CHECKPOINTS_DIR).mkdir(exist_ok=True)
         for name, text in texts.items():
@@ -141,6 +160,48 @@ class Run:
         clean_stale_temp_files(path / CHECKPOINTS_DIR)
         return cls(path, model_config, train_config, data_config)
 
+    @staticmethod
+    def exists(directory: str | os.PathLike) -> bool:
+        """Whether `directory` holds a run (its marker file), complete or not; never raises."""
+        try:
+            return (Path(directory) / RUN_FILE).is_file()
+        except OSError:  # e.g. a name too long for the file system
+            return False
+
+    @staticmethod
+    def delete(directory: str | os.PathLike) -> None:
+        """Remove a run: its configs, tokenizer, metrics and checkpoints, then the folder if
+        nothing else is left in it (files of the user's own are kept, and so is the folder).
+
+        Refuses (CheckpointError, nothing removed) a folder that is not a GPT Studio run. The
+        marker goes last, so a delete that is killed half-way leaves a folder that is still a
+        run, and deleting it again finishes the job. Do not delete a run that is training.
+        """
+        path = Path(directory)
+        if not Run.exists(path):
+            raise CheckpointError(f"{path} is not a GPT Studio run folder ({RUN_FILE} is missing), "
+                                  "so nothing was deleted.")
+        marker = _read_json(path / RUN_FILE)
+        if not isinstance(marker, dict) or marker.get("format") != RUN_FORMAT:
+            raise CheckpointError(f"{path} is not a GPT Studio run folder ({RUN_FILE} is "
+                                  "foreign), so nothing was deleted.")
+        clean_stale_temp_files(path)  # e.g. the leftovers of an earlier delete that was killed
+        for name in _OWN_NAMES:
+            entry = path / name
+            if entry.is_dir() and not entry.is_symlink():
+                # Renamed first: a half-removed folder never passes for the checkpoints.
+                doomed = entry.with_name(temp_dir_name(name, kind="delete"))
+                os.rename(entry, doomed)
+                shutil.rmtree(doomed)
+            elif entry.exists() or entry.is_symlink():
+                entry.unlink()
+            for temp in path.glob(f".{name}.tmp-*"):  # a write of this file that never finished
+                temp.unlink(missing_ok=True)
+        try:
+            path.rmdir()
+        except OSError:  # the user's own files are still there: leave the folder with them
+            pass
+
     # --- files ------------------------------------------------------------------------------
 
     @property
@@ -155,7 +216,7 @@ class Run:
     def tokenizer_path(self) -> Path:
         return self.path / TOKENIZER_FILE
 
-    def model_config(self) -> Any:
+    def model_config(self) -> GPTConfig | LSTMConfig:
         """The model config as a GPTConfig / LSTMConfig."""
         from gptstudio.core.model import model_config_from_dict  # the model package is heavier
 
@@ -164,7 +225,7 @@ class Run:
         except ConfigError as exc:
             raise CheckpointError(f"{self.path / MODEL_CONFIG_FILE}: {exc}") from None
 
-    def load_tokenizer(self) -> Any:
+    def load_tokenizer(self) -> Tokenizer:
         """The run's tokenizer."""
         from gptstudio.core.tokenizers import load_tokenizer
 

@@ -10,17 +10,20 @@ One optimizer step:
    `max_nonfinite` such steps in a row the run fails with a clear message;
 5. otherwise `optimizer.step()`; then the hooks run and a `StepEvent` is yielded.
 Every `eval_interval` steps: an `EvalEvent`; every `sample_interval`: a `SampleEvent`; every
-`checkpoint_interval` (with a run folder): a checkpoint. Before each step and between
-micro-batches the `TrainControl` is asked whether to pause or stop, so a stop is never half a step.
+`checkpoint_interval` (with a run folder): a checkpoint. A new run with a run folder also saves
+step 0 before its first step, so a run killed early can still be resumed. Before each step and
+between micro-batches the `TrainControl` is asked whether to pause or stop, so a stop is never
+half a step. A run ends with a checkpoint of its last step, unless `control.stop(save=False)`
+asked to end without it. Requests from other threads (a checkpoint now, weight snapshots,
+attention maps) are answered after each step and while paused, by `serving.RequestServer`.
 
-Exact resume: the checkpoint holds the weights, AdamW's moments, the data position and the RNG
-state *as of the last completed step* (a step abandoned half-way is redone), and the schedule is a
-function of the step, so a resumed run continues bit for bit (on CPU).
+Exact resume (a checkpoint holds everything as of the last completed step) is the trainer's
+`CheckpointingMixin` (checkpointing.py).
 
 Distributed training (later, under torchrun): `rank` and `world_size` select per-rank data seeds;
 only rank 0 writes metrics and checkpoints; a model wrapped in DDP skips gradient sync on all but
 the last micro-batch. Nothing here is global. Left out: the pieces this uses (schedule, optimizer,
-evaluation, precision, checkpoint and run modules).
+evaluation, precision, checkpoint, checkpointing, run and serving modules).
 """
 
 from __future__ import annotations
@@ -30,21 +33,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from gptstudio.core.data import RandomBatcher
-from gptstudio.core.errors import CheckpointError, DatasetError, TrainingError
-from gptstudio.core.train.checkpoint import LoadedCheckpoint, save_checkpoint
+from gptstudio.core.errors import TrainingError
+from gptstudio.core.model import ModelOutput
+from gptstudio.core.train.checkpoint import LoadedCheckpoint
+from gptstudio.core.train.checkpointing import CheckpointingMixin
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
-from gptstudio.core.train.distributed import rank_and_world_size, resumed_seed
+from gptstudio.core.train.distributed import rank_and_world_size
 from gptstudio.core.train.evaluation import SplitEvaluator
 from gptstudio.core.train.events import (
-    CheckpointEvent,
     EvalEvent,
     SampleEvent,
     StatusEvent,
@@ -56,7 +60,12 @@ from gptstudio.core.train.optimizer import build_optimizer, clip_targets
 from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
 from gptstudio.core.train.samples import check_sample_prompt, sample_text
 from gptstudio.core.train.schedule import learning_rate_at
-from gptstudio.core.train.state import DataPosition, ResumeState
+from gptstudio.core.train.serving import RequestServer
+from gptstudio.core.train.state import DataPosition
+
+if TYPE_CHECKING:
+    from gptstudio.core.tokenizers import Tokenizer
+    from gptstudio.core.train.run import Run
 
 Hook = Callable[[nn.Module, int], None]
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches never coincide with the training stream
@@ -71,24 +80,25 @@ class _StepResult:
     applied: bool
 
 
-class Trainer:
+class Trainer(CheckpointingMixin):
     """Trains `model` on `train_tokens`; iterate `events()` to run it (see the module docstring).
 
     `start_state`: a `LoadedCheckpoint` (or its `train_state`) to resume from; its weights must
-    already be in `model` (`load_checkpoint(path, model)` does that). `hooks` are called as
-    `hook(model, step)` after every step, in the training thread, without gradients, with the
-    training RNG set aside (a hook can't change the run's randomness).
+    already be in `model` (`load_checkpoint(path, model)` does that). `control` pauses, stops and
+    re-tunes the run and carries requests from other threads (`serving.py` answers them).
+    `hooks` are called as `hook(model, step)` after every step, in the training thread, without
+    gradients, with the training RNG set aside (a hook can't change the run's randomness).
     """
 
     def __init__(
         self,
         model: nn.Module,
-        tokenizer: Any,
+        tokenizer: Tokenizer,
         train_tokens: np.ndarray,
         val_tokens: np.ndarray,
         config: TrainConfig,
         *,
-        run: Any | None = None,
+        run: Run | None = None,
         control: TrainControl | None = None,
         hooks: Sequence[Hook] = (),
         start_state: LoadedCheckpoint | dict[str, Any] | None = None,
@@ -135,8 +145,12 @@ class Trainer:
         self._saved_step: int | None = None  # step of the last checkpoint written or loaded
         self._saved_path: str | None = None
         self._last_eval: tuple[int, float] | None = None  # (step, val loss) of the latest eval
+        self._resumed = start_state is not None
         if start_state is not None:
             self._restore(start_state)
+        saves = run is not None and self.rank == 0  # only rank 0 writes checkpoints
+        self.serving = RequestServer(self.model, tokenizer, self.control, emit=self._emit,
+                                     save=self.save_checkpoint if saves else None)
 
     @property
     def tokens_per_step(self) -> int:
@@ -163,9 +177,11 @@ class Trainer:
 
         When paused, a `StatusEvent("paused")` is yielded and the *next* `next()` blocks until
         `control.resume()` or `stop()` (so resume from another thread, or before asking for the
-        next event). Raises TrainingError after `max_nonfinite` non-finite steps in a row
-        (a "failed" StatusEvent comes first); other errors propagate after a "failed" status.
-        A Trainer runs once: make a new one (from a checkpoint) to train again.
+        next event); a request made meanwhile is answered (its events are yielded) and the
+        next `next()` blocks again. The last event is a "finished" or "stopped" status. Raises
+        TrainingError after `max_nonfinite` non-finite steps in a row (a "failed" StatusEvent
+        comes first); other errors propagate after a "failed" status. A Trainer runs once: make
+        a new one (from a checkpoint) to train again.
         """
         if self._started:
             raise TrainingError("This Trainer has already run; make a new one to train again.")
@@ -186,13 +202,17 @@ class Trainer:
             torch.set_rng_state(self._start_rng)
         self._train_model.train()
         forward = torch.compile(self._train_model) if self.compiled else self._train_model
-        verb = "Resuming" if self.step else "Starting"
+        verb = "Resuming" if self._resumed else "Starting"
         yield self._emit(StatusEvent("running", f"{verb} training at step {self.step} of "
                                                 f"{cfg.max_steps} ({self.precision}).", self.step))
+        if not self._resumed:
+            # Step 0, saved after seeding: a run killed before its first scheduled checkpoint
+            # resumes from here exactly as if it had never stopped.
+            yield from self._checkpoint()
         nonfinite_in_row, avg_step_time = 0, None
         while self.step < cfg.max_steps:
             while self.control.paused:
-                yield from self._pause()
+                yield from self.serving.pause(self.step)
             if self.control.stopped:
                 break
             position = DataPosition.capture(self.batcher)
@@ -227,20 +247,33 @@ class Trainer:
                 yield self._emit(self.evaluate())
             if cfg.sample_interval and self.step % cfg.sample_interval == 0 and self.rank == 0:
                 yield self._emit(self.sample())
-            if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
+            due = cfg.checkpoint_interval > 0 and self.step % cfg.checkpoint_interval == 0
+            yield from self.serving.after_step(self.step, checkpoint_due=due)
+        yield from self._end(finished=self.step >= cfg.max_steps)
+
+    def _end(self, finished: bool) -> Iterator[TrainEvent]:
+        """The end of a run: final losses, checkpoint and answers, then the closing status."""
+        # stop(save=False): the user throws away what was not saved, so end without writing or
+        # computing anything more, even after the last step. Read once: from here on, a later
+        # stop() changes nothing.
+        discard = self.control.stopped and not self.control.save_on_stop
+        if not discard:
+            if finished and self._val_loss_now() is None:
+                yield self._emit(self.evaluate())  # a finished run reports its final losses
+            if self.step > 0 and self._saved_step != self.step:
                 yield from self._checkpoint()
-
-        finished = self.step >= cfg.max_steps
-        if finished and self._val_loss_now() is None:
-            yield self._emit(self.evaluate())  # a finished run always reports its final losses
-        if self.step > 0 and self._saved_step != self.step:
-            yield from self._checkpoint()
+            # Answer what was asked during the last step; a checkpoint request is met above.
+            yield from self.serving.serve(self.control.take_requests(checkpoint=False),
+                                          self.step)
         state = "finished" if finished else "stopped"
-        where = f" Checkpoint: {self._saved_path}." if self._saved_path else ""
-        yield self._emit(StatusEvent(state, f"Training {state} at step {self.step}.{where}",
-                                     self.step))
+        message = f"Training {state} at step {self.step}."
+        if discard and self._saved_step != self.step:
+            message += " Not saved, as asked."
+        if self._saved_path:
+            message += f" Checkpoint: {self._saved_path}."  # the latest one on disk
+        yield self._emit(StatusEvent(state, message, self.step))
 
-    def _one_step(self, forward: Callable) -> Iterator[TrainEvent]:
+    def _one_step(self, forward: Callable[..., ModelOutput]) -> Iterator[TrainEvent]:
         """One optimizer step (a sub-generator: yields pause events, returns a _StepResult or
         None if stopped half-way or if a compiled forward failed)."""
         cfg = self.config
@@ -254,7 +287,7 @@ class Trainer:
         for micro in range(cfg.grad_accum):
             while micro > 0 and self.control.paused:
                 pause_started = time.perf_counter()
-                yield from self._pause()
+                yield from self.serving.pause(self.step, at_step_boundary=False)
                 paused_seconds += time.perf_counter() - pause_started
             if micro > 0 and self.control.stopped:
                 self.optimizer.zero_grad(set_to_none=True)
@@ -291,12 +324,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         seconds = time.perf_counter() - started - paused_seconds
         return _StepResult(loss_value, grad_norm, lr, seconds, applied)
-
-    def _pause(self) -> Iterator[TrainEvent]:
-        yield self._emit(StatusEvent("paused", f"Paused at step {self.step}.", self.step))
-        self.control.wait_while_paused()
-        if not self.control.stopped:
-            yield self._emit(StatusEvent("running", f"Resumed at step {self.step}.", self.step))
 
     def _fail(self, n_in_row: int) -> Iterator[TrainEvent]:
         kept = (f" The last good checkpoint (step {self._saved_step}) is kept: "
@@ -338,68 +365,6 @@ class Trainer:
                            max_new_tokens=cfg.sample_tokens, temperature=cfg.sample_temperature,
                            seed=cfg.seed)
         return SampleEvent(step=self.step, prompt=cfg.sample_prompt, text=text)
-
-    def _checkpoint(self) -> Iterator[TrainEvent]:
-        if self.run is not None and self.rank == 0:
-            yield self.save_checkpoint()
-
-    def save_checkpoint(self) -> CheckpointEvent:
-        """Save a checkpoint of the current step now, log it to the run and return its event.
-
-        Call it between steps from the thread that iterates `events()`: after a StepEvent, or
-        while paused (the "paused" StatusEvent was yielded and the loop waits). The checkpoint
-        resumes exactly like the trainer's own (keep-last and best-validation rules included).
-        TrainingError if the trainer has no run folder or is not rank 0.
-        """
-        if self.run is None or self.rank != 0:
-            raise TrainingError("Only a trainer with a run folder (rank 0) saves checkpoints.")
-        info = save_checkpoint(
-            self.run.checkpoints_dir, self.step, self.model, self.train_state(),
-            model_config=self.model.config.to_dict(),
-            tokenizer_fingerprint=self.tokenizer.fingerprint(),
-            tokenizer_name=getattr(self.tokenizer, "name", None),
-            val_loss=self._val_loss_now(), keep_last=self.config.keep_last,
-        )
-        self._saved_step, self._saved_path = self.step, str(info.path)
-        best = self.run.best_checkpoint()
-        return self._emit(CheckpointEvent(step=self.step, path=str(info.path),
-                                          best=best is not None and best.path == info.path))
-
-    def _val_loss_now(self) -> float | None:
-        """The validation loss measured at the current step, if the latest evaluation was here."""
-        last = self._last_eval
-        return last[1] if last is not None and last[0] == self.step else None
-
-    def train_state(self) -> dict[str, Any]:
-        """Everything besides the weights that exact resume needs (tensors and plain values)."""
-        return ResumeState(
-            step=self.step, tokens_seen=self.tokens_seen, elapsed=self.elapsed,
-            best_val_loss=self.best_val_loss, peak_lr_override=self.peak_lr_override,
-            optimizer=self.optimizer.state_dict(), rng=torch.get_rng_state(),
-            batcher=self.batcher.state_dict(), world_size=self.world_size,
-        ).to_dict()
-
-    def _restore(self, start_state: LoadedCheckpoint | dict[str, Any]) -> None:
-        if isinstance(start_state, LoadedCheckpoint):
-            self._saved_path = str(start_state.info.path)
-            start_state = start_state.train_state
-        state = ResumeState.from_dict(start_state)
-        self.step = self._saved_step = state.step
-        self.tokens_seen, self.elapsed = state.tokens_seen, state.elapsed
-        self.best_val_loss, self.peak_lr_override = state.best_val_loss, state.peak_lr_override
-        try:
-            self.optimizer.load_state_dict(state.optimizer)
-            if self.rank == 0:
-                self.batcher.load_state_dict(state.batcher)
-                self._start_rng = state.rng
-            else:  # only rank 0's position is saved
-                seed = resumed_seed(self.config.seed, self.rank, self.step)
-                self.batcher = RandomBatcher(self.batcher.tokens, self.block_size,
-                                             self.config.batch_size, seed=seed)
-                self._start_rng = torch.Generator().manual_seed(seed).get_state()
-        except (KeyError, TypeError, ValueError, DatasetError) as exc:
-            raise CheckpointError(f"The checkpoint's training state cannot be resumed here: "
-                                  f"{exc}") from None
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""The `gptstudio` command: the engine, headless, and the door to the desktop app.
+
+`gptstudio` alone (or `gptstudio PATH`, `gptstudio app [PATH]`) opens the desktop app; every other
+sub-command drives `gptstudio.core` exactly as the app does. This package only parses arguments
+and prints: errors from the engine's hierarchy become a one-line message and exit code 2, never a
+traceback. One module per command group, each adding its own sub-commands to the parser:
+
+    app.py         app (and a bare PATH)        tokenizer.py   tokenizer train | encode
+    train.py       train (new, --resume, --restart; Ctrl-C, SIGTERM, SIGUSR1)
+    model.py       sample, eval, export, import-gpt2
+    progress.py    the training display         terminal.py    terminal or log file?
+
+Those modules import the engine inside their handlers, so `gptstudio --help` and the tokenizer
+commands start without loading torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gptstudio import __version__
+from gptstudio.cli import app, model, tokenizer, train
+
+PROG = "gptstudio"
+
+_EPILOG = """\
+Without a command, or given a corpus file, a folder of texts or a run folder, GPT Studio opens
+the desktop app (on that path). The commands drive the same engine headless, for example:
+
+  gptstudio tokenizer train builtin:fables --vocab-size 512 --out bpe.json
+  gptstudio train --corpus builtin:fables --tokenizer bpe.json --run-dir runs/fables
+  gptstudio train --run-dir runs/fables --resume --max-steps 5000
+  gptstudio sample --run runs/fables --prompt "Once upon a time"
+  gptstudio eval --run runs/fables
+
+`gptstudio COMMAND --help` tells more about each command."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """The epilog as written, and each command's help on the command's own line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse measures the command names one indent less deep than it prints them,
+            # so the longest name (import-gpt2) would get its help on the next line.
+            self._action_max_length += self._indent_increment
+
+
+def _make_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
+    """The parser and the names of its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [-h] [--version] [COMMAND ... | PATH]",
+        description="GPT Studio: build a GPT-style language model from scratch and watch it "
+                    "learn.",
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
+    for group in (app, tokenizer, train, model):  # the order `--help` lists them in
+        group.add_commands(sub)
+    return parser, tuple(sub.choices)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (see the module docstring)."""
+    return _make_parser()[0]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `gptstudio` command; returns the process exit code."""
+    parser, commands = _make_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(app.route_to_app(words, commands, parser))
+
+    from gptstudio.core.errors import GPTStudioError
+
+    try:
+        return args.handler(args)
+    except GPTStudioError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # e.g. an unreadable output path or a bad --set value
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,1 @@
+"""The Setup tab: corpus, tokenizer, model and training settings for the next run."""

@@ -1,0 +1,1 @@
+"""The Train tab: start, pause and stop training; live curves, samples and earlier runs."""

@@ -1,0 +1,120 @@
+"""The training worker: runs the engine's `Trainer` on a QThread and passes on its events.
+
+Everything heavy happens here, off the GUI thread: tokenizing the corpus, building the model,
+creating or re-opening the run folder (and loading its last checkpoint to resume), and the loop
+itself. Each engine event — steps, evaluations, samples, checkpoints, status, and the attention
+maps and weight snapshots asked for through the `TrainControl` — is emitted unchanged through
+the one signal `event_reported` (they are frozen dataclasses of plain data). The model belongs
+to this thread alone; pausing, requests and the learning rate all go through the engine's
+thread-safe `TrainControl`, which the Trainer serves between steps and while paused.
+Left out: what the GUI does with the events (the training service and the tabs).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+
+from gptstudio.core.corpora import Corpus
+from gptstudio.core.errors import Cancelled
+from gptstudio.core.model import GPTConfig, LSTMConfig
+from gptstudio.core.pipeline import PreparedTraining, prepare_new_training, \
+    prepare_resumed_training
+from gptstudio.core.tokenizers import Tokenizer
+from gptstudio.core.train import TrainConfig, TrainControl
+from gptstudio.ui.workers.base import Worker
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything the worker needs, decided in the GUI thread before it starts.
+
+    `resume`: continue `run_dir` from its last checkpoint. `init_from`: a new run starting from
+    the weights of that run's last checkpoint (an imported GPT-2). `restart`: `run_dir` holds a
+    run that never reached a checkpoint; train it again from step 0 in the same folder.
+    """
+
+    corpus: Corpus
+    corpus_spec: str
+    tokenizer: Tokenizer
+    model_config: GPTConfig | LSTMConfig
+    train_config: TrainConfig
+    run_dir: Path
+    resume: bool = False
+    init_from: Path | None = None
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """The run folder is ready and the first step is about to run."""
+
+    path: Path
+    name: str
+    max_steps: int
+    start_step: int
+    n_params: int
+    resumed: bool
+    n_train_tokens: int
+    n_val_tokens: int
+    peak_lr: float  # the schedule's peak in use (a resumed run keeps a peak changed mid-run)
+    model_config: GPTConfig | LSTMConfig
+    tokenizer: Tokenizer
+
+
+class TrainWorker(Worker):
+    """Runs one training job: `event(RunStarted)` once the run is ready, then
+    `event(TrainEvent)` for each engine event."""
+
+    event_reported = Signal(object)  # RunStarted, then TrainEvents
+
+    def __init__(self, job: TrainJob, control: TrainControl) -> None:
+        super().__init__()
+        self.job = job
+        self.control = control
+        self._abandon = threading.Event()  # stop without the final checkpoint
+
+    def request_stop(self, save: bool = True) -> None:
+        """Stop after the current step (thread-safe); save=False skips the final checkpoint.
+
+        A discard sticks: the plain `request_stop()` of a later shutdown must not turn it back
+        into a save (the engine lets the latest `stop(save=...)` win)."""
+        self.cancel_event.set()  # stops tokenization, if that is where we are
+        if not save:
+            self._abandon.set()
+        self.control.stop(save=save and not self._abandon.is_set())
+
+    def work(self) -> None:
+        prepared = self._prepare()
+        if self.cancel_event.is_set():
+            raise Cancelled("Training was stopped before it began.")
+        self.event_reported.emit(RunStarted(
+            path=prepared.run.path, name=prepared.run.path.name,
+            max_steps=prepared.trainer.config.max_steps, start_step=prepared.start_step,
+            n_params=prepared.n_params, resumed=self.job.resume,
+            n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
+            peak_lr=prepared.trainer.peak_lr, model_config=prepared.model.config,
+            tokenizer=prepared.tokenizer))
+        events = prepared.trainer.events()
+        try:
+            for event in events:
+                self.event_reported.emit(event)
+                if self._abandon.is_set():
+                    break  # leaving the generator unfinished skips its final checkpoint
+        finally:
+            events.close()
+
+    def _prepare(self) -> PreparedTraining:
+        """The engine's shared set-up (the CLI uses the same), here off the GUI thread."""
+        job = self.job
+        if job.resume:
+            return prepare_resumed_training(job.run_dir, train_config=job.train_config,
+                                            corpus=job.corpus, control=self.control,
+                                            cancel=self.cancel_event)
+        return prepare_new_training(job.run_dir, job.corpus, job.tokenizer, job.model_config,
+                                    job.train_config, corpus_spec=job.corpus_spec,
+                                    init_from=job.init_from, restart=job.restart,
+                                    control=self.control, cancel=self.cancel_event)
