@@ -22,15 +22,7 @@ from gptstudio.core.train import (
     read_metrics,
     save_checkpoint,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: two threads fighting other processes made tiny steps 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.tiny_runs import one_thread  # noqa: F401 - one_thread is active here
 
 
 @pytest.fixture

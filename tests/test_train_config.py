@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 import torch
@@ -127,23 +126,8 @@ def test_control_refuses_impossible_learning_rates(bad):
         TrainControl().set_learning_rate(bad)
 
 
-def test_resume_from_another_thread_wakes_a_waiting_trainer():
-    control = TrainControl()
-    control.pause()
-    woke = threading.Event()
-
-    def trainer_thread():
-        control.wait_while_paused()
-        woke.set()
-
-    thread = threading.Thread(target=trainer_thread)
-    thread.start()
-    control.resume()
-    thread.join(timeout=10)
-    assert woke.is_set()
-
-
 # --- events --------------------------------------------------------------------------------
+
 
 
 def test_events_round_trip_through_json_dicts_with_nan_as_null():

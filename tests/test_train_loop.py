@@ -15,7 +15,6 @@ from torch import nn
 import gptstudio.core.train.trainer as trainer_module
 from gptstudio.core.errors import ConfigError, DatasetError, TrainingError
 from gptstudio.core.model import build_model, from_preset
-from gptstudio.core.tokenizers import CharTokenizer
 from gptstudio.core.train import (
     CheckpointEvent,
     EvalEvent,
@@ -30,6 +29,7 @@ from gptstudio.core.train import (
     load_checkpoint,
     read_metrics,
 )
+from tests.tiny_runs import one_thread, char_splits  # noqa: F401 - one_thread is active here
 
 WORDS = "the cat sat on a mat and saw one small red fox run far away from home".split()
 
@@ -39,24 +39,10 @@ def make_text(n_words: int = 3000, seed: int = 0) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n_words)) + "\n"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared machine, two threads fighting other processes
-    for the cores made these tiny steps 10-20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data():
     """(tokenizer, train tokens, val tokens) of a small word-salad corpus."""
-    text = make_text()
-    tok = CharTokenizer.from_text(text)
-    ids = np.array(tok.encode(text), dtype=np.uint16)
-    cut = int(len(ids) * 0.9)
-    return tok, ids[:cut], ids[cut:]
+    return char_splits(make_text())
 
 
 def nano(tok, seed=0, **overrides):

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import queue
-import random
 import threading
 
 import numpy as np
 import pytest
 import torch
 
-from gptstudio.core.errors import ConfigError
 from gptstudio.core.model import LSTMConfig, build_model, from_preset
-from gptstudio.core.tokenizers import CharTokenizer
 from gptstudio.core.train import (
     AttentionEvent,
     CheckpointEvent,
@@ -32,28 +29,15 @@ from gptstudio.core.train import (
     load_checkpoint,
     read_metrics,
 )
+from tests.tiny_runs import one_thread, word_salad_splits  # noqa: F401 - one_thread is active here
 
 WORDS = "the cat sat on a mat and saw one small red fox run far away from home".split()
 PROMPT = "the cat"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: tiny steps are much slower when threads fight for a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data():
-    rng = random.Random(0)
-    text = " ".join(rng.choice(WORDS) for _ in range(3000)) + "\n"
-    tok = CharTokenizer.from_text(text)
-    ids = np.array(tok.encode(text), dtype=np.uint16)
-    cut = int(len(ids) * 0.9)
-    return tok, ids[:cut], ids[cut:]
+    return word_salad_splits(WORDS, seed=0, n_words=3000)
 
 
 def nano(tok, dropout=0.1):
@@ -110,64 +94,6 @@ def pause_at(control, step):
         if s == step:
             control.pause()
     return hook
-
-
-# --- TrainControl on its own -----------------------------------------------------------------
-
-
-def test_one_shot_requests_are_taken_once_and_watches_fire_on_their_steps():
-    control = TrainControl()
-    assert not control.take_requests(step=1)
-    control.request_weights()
-    control.request_weights()  # twice before it is served: one answer
-    control.request_attention("first")
-    control.request_attention("second")  # replaces the one not yet served
-    control.request_checkpoint()
-    taken = control.take_requests(checkpoint=False)  # inside a step: the checkpoint waits
-    assert (taken.checkpoint, taken.weights, taken.attention_prompts) == (False, True, ("second",))
-    assert control.take_requests() == type(taken)(checkpoint=True)
-    assert not control.take_requests()
-    control.watch_weights(3)
-    control.watch_attention("cat", 2)
-    due = {s: control.take_requests(step=s) for s in range(1, 7)}
-    assert [s for s, r in due.items() if r.weights] == [3, 6]
-    assert [s for s, r in due.items() if r.attention_prompts == ("cat",)] == [2, 4, 6]
-    assert not control.take_requests()  # periodic watches need a step
-    control.request_attention("cat")
-    assert control.take_requests(step=2).attention_prompts == ("cat",)  # not twice
-    control.watch_attention("", 2)
-    control.watch_weights(0)
-    assert not control.take_requests(step=6)
-    with pytest.raises(ConfigError, match="watch interval"):
-        control.watch_weights(-1)
-    with pytest.raises(ConfigError, match="watch interval"):
-        control.watch_attention("cat", 1.5)
-
-
-def test_a_paused_wait_ends_for_a_request_it_can_serve():
-    control = TrainControl()
-    control.pause()
-    assert control.wait_while_paused(timeout=0) is False
-    control.request_checkpoint()
-    assert control.wait_while_paused(timeout=0, checkpoint=False) is False  # mid-step: not yet
-    assert control.wait_while_paused(timeout=0) is True
-    assert control.paused  # it woke for the request, still paused
-
-
-def test_a_request_from_another_thread_wakes_a_waiting_trainer():
-    control = TrainControl()
-    control.pause()
-    woke = threading.Event()
-
-    def trainer_thread():
-        control.wait_while_paused()
-        woke.set()
-
-    thread = threading.Thread(target=trainer_thread)
-    thread.start()
-    control.request_weights()
-    thread.join(timeout=30)
-    assert woke.is_set() and control.paused
 
 
 # --- served between steps --------------------------------------------------------------------

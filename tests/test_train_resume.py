@@ -4,16 +4,13 @@ and what a stop leaves to resume from (`stop()` saves its last step, `stop(save=
 from __future__ import annotations
 
 import queue
-import random
 import threading
 
-import numpy as np
 import pytest
 import torch
 
 from gptstudio.core.errors import CheckpointError, TrainingError
 from gptstudio.core.model import build_model, from_preset
-from gptstudio.core.tokenizers import CharTokenizer
 from gptstudio.core.train import (
     CheckpointEvent,
     EvalEvent,
@@ -27,27 +24,14 @@ from gptstudio.core.train import (
     load_checkpoint,
     read_metrics,
 )
+from tests.tiny_runs import one_thread, word_salad_splits  # noqa: F401 - one_thread is active here
 
 WORDS = "to be or not that is the question whether tis nobler in mind suffer".split()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: two threads fighting other processes made tiny steps 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data():
-    rng = random.Random(1)
-    text = " ".join(rng.choice(WORDS) for _ in range(2500)) + "\n"
-    tok = CharTokenizer.from_text(text)
-    ids = np.array(tok.encode(text), dtype=np.uint16)
-    cut = int(len(ids) * 0.9)
-    return tok, ids[:cut], ids[cut:]
+    return word_salad_splits(WORDS, seed=1, n_words=2500)
 
 
 def model_config(tok):

@@ -51,8 +51,8 @@ def ui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Train with one intra-op thread: on a busy 2-core machine, two OpenMP threads spinning
-    beside the GUI thread made a 30-step run 8x slower."""
+    """Train with one intra-op thread: two OpenMP threads spinning beside the GUI thread make a
+    short run many times slower on a busy 2-core machine (docs/MEASUREMENTS.md, "App")."""
     import torch
 
     before = torch.get_num_threads()

@@ -24,20 +24,21 @@ class PlotTheme:
     error: str  # error labels next to form fields
     ok: str
     token_colors: tuple[str, str]  # alternating backgrounds of token pieces
+    muted: str  # secondary text, e.g. the hex of a token's loose bytes
 
 
 LIGHT = PlotTheme(
     background="#ffffff", foreground="#303030", grid_alpha=0.25,
     train="#1f77b4", val="#d62728", raw_alpha=70,
     overlays=("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"),
-    error="#c62828", ok="#2e7d32", token_colors=("#d6e6f5", "#f5e1c8"),
+    error="#c62828", ok="#2e7d32", token_colors=("#d6e6f5", "#f5e1c8"), muted="#6a6a6a",
 )
 
 DARK = PlotTheme(
     background="#1e1e1e", foreground="#dddddd", grid_alpha=0.3,
     train="#4fa3e0", val="#ff6b6b", raw_alpha=90,
     overlays=("#7bd88f", "#c39bff", "#e0a070", "#ff9ad5", "#b0b0b0", "#e6e67a"),
-    error="#ff7b7b", ok="#81c784", token_colors=("#24415c", "#5a4122"),
+    error="#ff7b7b", ok="#81c784", token_colors=("#24415c", "#5a4122"), muted="#a8a8a8",
 )
 
 

@@ -75,7 +75,7 @@ class TrainWorker(Worker):
         super().__init__()
         self.job = job
         self.control = control
-        self._abandon = threading.Event()  # stop without the final checkpoint
+        self._discard = threading.Event()  # stop without the final checkpoint
 
     def request_stop(self, save: bool = True) -> None:
         """Stop after the current step (thread-safe); save=False skips the final checkpoint.
@@ -84,8 +84,8 @@ class TrainWorker(Worker):
         into a save (the engine lets the latest `stop(save=...)` win)."""
         self.cancel_event.set()  # stops tokenization, if that is where we are
         if not save:
-            self._abandon.set()
-        self.control.stop(save=save and not self._abandon.is_set())
+            self._discard.set()
+        self.control.stop(save=not self._discard.is_set())
 
     def work(self) -> None:
         prepared = self._prepare()
@@ -98,14 +98,10 @@ class TrainWorker(Worker):
             n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
             peak_lr=prepared.trainer.peak_lr, model_config=prepared.model.config,
             tokenizer=prepared.tokenizer))
-        events = prepared.trainer.events()
-        try:
-            for event in events:
-                self.event_reported.emit(event)
-                if self._abandon.is_set():
-                    break  # leaving the generator unfinished skips its final checkpoint
-        finally:
-            events.close()
+        # The trainer ends by itself on a stop (with or without its final checkpoint, as the
+        # control says), so its last "stopped" status reaches the run's log too.
+        for event in prepared.trainer.events():
+            self.event_reported.emit(event)
 
     def _prepare(self) -> PreparedTraining:
         """The engine's shared set-up (the CLI uses the same), here off the GUI thread."""

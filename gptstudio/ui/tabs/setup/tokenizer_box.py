@@ -34,10 +34,13 @@ def tokens_html(tokenizer: Tokenizer, text: str) -> str:
     """The tokens of `text` as rich text, each piece on its own alternating background.
 
     A token holding part of a multi-byte character shows its loose bytes in hex (never "�")."""
-    colors = plot_theme().token_colors
+    theme = plot_theme()
+    colors, muted = theme.token_colors, theme.muted
     spans = []
     for i, token_id in enumerate(tokenizer.encode(text, allowed_special="all")):
         piece = html.escape(readable(tokenizer.token_bytes(token_id)))
+        # Loose bytes of a character split over tokens: hex, set apart from the text.
+        piece = piece.replace("⟨", f'<span style="color:{muted}">⟨').replace("⟩", "⟩</span>")
         piece = piece.replace(" ", "&nbsp;").replace("\n", "↵")
         spans.append(f'<span style="background-color:{colors[i % 2]}">{piece}</span>')
     # Zero-width spaces between pieces let the line wrap (the pieces' spaces are non-breaking).

@@ -25,6 +25,7 @@ PEAK_LR_TIP = ("The schedule's peak learning rate, e.g. 3e-4 or 0.0003. Apply (o
                "rescales the whole warmup+cosine schedule, final learning rate included, "
                "from the next step on; the configured peak restores the original schedule.")
 READY = "Ready: press Start"
+RESTART_NOTE = "This run stopped before its first checkpoint: Start over trains it again"
 START_TIP = "Start training (Ctrl+Enter)"
 START_TEXT = {"start": "Start", "resume": "Resume run", "restart": "Start over"}
 START_TIPS = {
@@ -162,6 +163,10 @@ class TrainControls(QWidget):
     def show_progress(self, step: int, loss: float, tokens_per_s: float, eta: float) -> None:
         """The progress text: step, loss, speed and ETA (as far as the state makes sense)."""
         if self.state is PREPARING or self.max_steps <= 0:
+            return
+        if self.state is IDLE and self._start_kind == "restart":
+            self.progress.setValue(0)
+            self.progress.setFormat(RESTART_NOTE)
             return
         self.progress.setValue(min(step, self.progress.maximum()))
         parts = [f"step {step:,} / {self.max_steps:,}"]
