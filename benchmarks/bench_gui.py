@@ -34,7 +34,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, QTimer, Slot  # noqa: E402
 
-from gptstudio.ui.app import create_app, leave_a_core_for_the_gui  # noqa: E402
+from gptstudio.ui import create_app  # noqa: E402
+from gptstudio.ui.qt_setup import leave_a_core_for_the_gui  # noqa: E402
 
 WARMUP = 10
 
@@ -144,7 +145,7 @@ def startup_seconds() -> float:
         "import os, sys, time; os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen');"
         f"sys.path.insert(0, {str(ROOT)!r});"
         "from PySide6.QtCore import QTimer;"
-        "from gptstudio.ui.app import create_app; app = create_app(['x']);"
+        "from gptstudio.ui import create_app; app = create_app(['x']);"
         "from gptstudio.ui import MainWindow; w = MainWindow(); w.show();"
         "QTimer.singleShot(0, lambda: (print(time.time()), w.close(), app.quit()));"
         "app.exec()"

@@ -23,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
-from gptstudio.ui.app import create_app, dark_palette, leave_a_core_for_the_gui  # noqa: E402
+from gptstudio.ui import create_app  # noqa: E402
+from gptstudio.ui.qt_setup import leave_a_core_for_the_gui  # noqa: E402
+from gptstudio.ui.theme import dark_palette  # noqa: E402
 
 
 def wait_until(predicate, timeout_s: float) -> bool:

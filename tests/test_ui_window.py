@@ -124,7 +124,7 @@ def test_a_binary_corpus_shows_the_error_and_the_app_keeps_working(window, qtbot
 
 
 def test_plots_follow_a_switch_to_the_dark_palette(window, qapp):
-    from gptstudio.ui.app import dark_palette
+    from gptstudio.ui.theme import dark_palette
     from gptstudio.ui.theme import DARK, LIGHT
 
     before = qapp.palette()

@@ -1,4 +1,4 @@
-"""Process-wide Qt set-up every window relies on: the app's names and pyqtgraph's options.
+"""Process-wide set-up every window relies on: the app's names, pyqtgraph's options, threads.
 
 Import order matters: PySide6 is imported before pyqtgraph so pyqtgraph binds to it (PITFALLS).
 Both `app.run_app()` and `MainWindow` call `configure_pyqtgraph()`, so a window made inside a
@@ -6,6 +6,8 @@ test's QApplication is set up like the real one. Left out: creating the QApplica
 """
 
 from __future__ import annotations
+
+import os
 
 import PySide6.QtCore  # noqa: F401  (before pyqtgraph on purpose)
 import pyqtgraph as pg
@@ -25,3 +27,16 @@ def configure_pyqtgraph() -> None:
     """
     guard_singleton_refcounts()
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+def leave_a_core_for_the_gui() -> None:
+    """Train with one intra-op thread fewer than there are cores (at least one).
+
+    PyTorch's OpenMP threads spin while they wait; with as many of them as cores, the GUI thread
+    has to fight them for the CPU: training slows down many times over and the window stutters
+    (docs/MEASUREMENTS.md, "App").
+    """
+    import torch
+
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))

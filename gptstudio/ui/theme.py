@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,26 @@ def is_dark_palette() -> bool:
 def plot_theme() -> PlotTheme:
     """The theme matching the current palette."""
     return DARK if is_dark_palette() else LIGHT
+
+
+def dark_palette() -> QPalette:
+    """A dark palette for the Fusion style, for platforms whose theme does not provide one
+    (offscreen rendering, older desktops). Where Qt knows the system is dark it does this itself."""
+    p = QPalette()
+    window, base, text = QColor(45, 45, 48), QColor(30, 30, 30), QColor(220, 220, 220)
+    roles = {
+        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: QColor(40, 40, 43),
+        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: window,
+        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.ToolTipBase: base,
+        QPalette.ColorRole.ToolTipText: text, QPalette.ColorRole.Highlight: QColor(42, 130, 218),
+        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.PlaceholderText: QColor(140, 140, 140),
+        QPalette.ColorRole.Link: QColor(90, 170, 255),
+    }
+    for role, color in roles.items():
+        p.setColor(role, color)
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 120))
+    return p

@@ -269,7 +269,9 @@ def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
     own_files = (META_FILE, WEIGHTS_FILE, STATE_FILE)
     if not path.is_dir() or _NAME.match(path.name) or any((path / f).exists() for f in own_files):
         return path  # meant as one checkpoint: read_checkpoint_info says what is wrong with it
-    for folder in (path / "checkpoints", path):
+    from gptstudio.core.train.run import CHECKPOINTS_DIR  # run.py names the run folder's parts
+
+    for folder in (path / CHECKPOINTS_DIR, path):
         latest = latest_checkpoint(folder)
         if latest is not None:
             return latest.path
