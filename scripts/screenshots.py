@@ -4,7 +4,9 @@
 
 It opens the real window with its defaults (the bundled fables, characters, the default
 preset), presses Start, waits until `--evals` evaluations have happened, pauses, and saves one
-PNG per tab: setup.png and train.png (setup-dark.png and train-dark.png with --dark).
+PNG per tab of the registry: setup.png (before Start), train.png, and KEY.png for every other tab
+(KEY-dark.png with --dark). A tab whose picture needs something typed or chosen first has a
+`stage_<key>(window)` function below; it runs (training paused) before that tab is grabbed.
 """
 
 from __future__ import annotations
@@ -95,7 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     plot._on_mouse_moved(vb.mapViewToScene(point))
     train_tab.redraw(force=True)
     window.grab().save(str(out / f"train{suffix}.png"))
-    print(f"wrote {out / f'setup{suffix}.png'} and {out / f'train{suffix}.png'} "
+    written = [f"setup{suffix}.png", f"train{suffix}.png"]
+    from gptstudio.ui.tabs import TABS
+
+    for info in TABS:
+        if info.key in ("setup", "train"):
+            continue
+        window.show_tab(info.key)
+        stage = globals().get(f"stage_{info.key}")
+        if stage is not None:
+            stage(window)
+        wait_until(lambda: False, 0.5)  # let the tab's background work and repaints land
+        window.grab().save(str(out / f"{info.key}{suffix}.png"))
+        written.append(f"{info.key}{suffix}.png")
+    print(f"wrote {', '.join(written)} to {out} "
           f"({len(history.evals)} evaluations, step {int(history.steps.last('step'))})")
     training.stop()  # saves a checkpoint; then closing asks nothing
     wait_until(lambda: not training.state.is_running, 120)

@@ -105,7 +105,8 @@ def test_the_window_builds_its_tabs_menus_and_shortcuts_from_the_registry(window
     # ...and the shortcuts dialog lists every shortcut of every action, from the actions.
     rows = dict(shortcut_rows(window.findChildren(QAction)))
     assert rows["Ctrl+Enter"] == "Start training" and rows["Ctrl+P"] == "Pause / resume"
-    assert rows["Ctrl+1 / Ctrl+2"] == "Setup / Train tab"
+    keys = f"Ctrl+1 … Ctrl+{len(TABS)}" if len(TABS) > 2 else "Ctrl+1 / Ctrl+2"
+    assert rows[keys] == " / ".join(t.title for t in TABS) + " tab"
     shortcuts = {a.shortcut().toString().replace("Return", "Enter")
                  for a in window.findChildren(QAction)
                  if not a.shortcut().isEmpty() and not a.objectName().startswith("showTab:")}

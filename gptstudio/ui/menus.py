@@ -96,6 +96,6 @@ def shortcut_rows(actions: Sequence[QAction]) -> list[tuple[str, str]]:
         else:
             rows.append((keys, text))
     if tab_keys:
-        rows.append((" / ".join([tab_keys[0], tab_keys[-1]]) if len(tab_keys) > 2
-                     else " / ".join(tab_keys), " / ".join(tab_names) + " tab"))
+        keys = f"{tab_keys[0]} … {tab_keys[-1]}" if len(tab_keys) > 2 else " / ".join(tab_keys)
+        rows.append((keys, " / ".join(tab_names) + " tab"))
     return rows
