@@ -47,8 +47,19 @@ def test_create_then_open_round_trips_every_config_and_the_tokenizer(tmp_path, t
     assert run.metrics_path.name == "metrics.jsonl" and run.checkpoints() == []
     assert run.latest_checkpoint() is None and run.best_checkpoint() is None
     assert sorted(p.name for p in run.path.iterdir()) == [
-        "checkpoints", "data_config.json", "model_config.json", "run.json", "tokenizer.json",
-        "train_config.json"]
+        "checkpoints", "data_config.json", "gptstudio-tokenizer.json", "model_config.json",
+        "run.json", "train_config.json"]
+
+
+def test_a_run_written_before_the_tokenizer_rename_still_opens(tmp_path, tok):
+    # "tokenizer.json" is Hugging Face's name; runs now use their own, old runs keep working.
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    run.tokenizer_path.rename(run.path / "tokenizer.json")
+    reopened = Run.open(run.path)
+    assert reopened.tokenizer_path.name == "tokenizer.json"
+    assert reopened.load_tokenizer().fingerprint() == tok.fingerprint()
+    Run.delete(run.path)  # the old name is the run's own file too
+    assert not run.path.exists()
 
 
 def test_save_train_config_updates_the_stored_config(tmp_path, tok):
@@ -94,7 +105,7 @@ def test_opening_something_that_is_not_a_run_says_so(tmp_path, tok):
         (lambda p: (p / "train_config.json").write_text("{"), "damaged"),
         (lambda p: (p / "model_config.json").unlink(), "model_config.json is missing"),
         (lambda p: (p / "data_config.json").write_text("[1]"), "not an object"),
-        (lambda p: (p / "tokenizer.json").unlink(), "tokenizer.json is missing"),
+        (lambda p: (p / "gptstudio-tokenizer.json").unlink(), "tokenizer.json is missing"),
         (lambda p: (p / "run.json").write_text('{"format": "gptstudio-run", "version": 7}'),
          "newer"),
     ],

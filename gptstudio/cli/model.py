@@ -81,12 +81,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    """`export --format hf`: model.safetensors + config.json that transformers can load."""
+    """`export --format hf`: weights, config and tokenizer files that transformers can use."""
     from gptstudio.core.hf_gpt2 import export_hf_gpt2
     from gptstudio.core.pipeline import load_trained_model
 
     _, model, tokenizer = load_trained_model(args.run)
-    out = export_hf_gpt2(model, args.out, eot_id=tokenizer.eot_id)
+    out = export_hf_gpt2(model, args.out, tokenizer=tokenizer)
     print(f"exported to {out}")
     return 0
 

@@ -13,10 +13,12 @@ Import infers the model size from the tensor shapes (any GPT-2 size works); the 
 cannot be seen in any shape, so it comes from `config.json` when one is there, else GPT-2's
 64-wide heads are assumed. Imported models get dropout 0 (a training choice, not a property of
 the weights). Export writes `model.safetensors` + `config.json` that
-`transformers.GPT2LMHeadModel.from_pretrained(folder)` loads; GPT-2 always has biases, so a model
+`transformers.GPT2LMHeadModel.from_pretrained(folder)` loads (and, given the tokenizer, the files
+`AutoTokenizer` and the text-generation pipeline need); GPT-2 always has biases, so a model
 without them is written with zero biases (the same function). Nothing here imports `transformers`.
 
-Left out: tokenizers (GPT-2's is `TiktokenTokenizer.named("gpt2")`), sharded files, fp16 export.
+Left out: the tokenizer's files (`hf_tokenizer.py`; GPT-2's own tokenizer is
+`TiktokenTokenizer.named("gpt2")`), sharded files, fp16 export.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ from gptstudio.core.model.blocks import LAYER_NORM_EPS
 from gptstudio.core.model.config import GPTConfig
 from gptstudio.core.model.gpt import GPT
 from gptstudio.core.atomic import atomic_write_bytes
+from gptstudio.core.tokenizers import Tokenizer
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+GENERATION_CONFIG_NAME = "generation_config.json"
 GPT2_HEAD_DIM = 64  # every published GPT-2 size uses 64-wide heads
 CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
                    "mlp.c_proj.weight")
@@ -214,16 +218,21 @@ def _our_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
 
 # -- export ----------------------------------------------------------------------------------------
 def export_hf_gpt2(
-    model: GPT, out_dir: str | PathLike[str], *, eot_id: int | None = None
+    model: GPT, out_dir: str | PathLike[str], *, eot_id: int | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> Path:
     """Write `model` as `out_dir/model.safetensors` + `config.json` in Hugging Face's layout.
 
-    `eot_id` (the tokenizer's end-of-text id) becomes the config's bos/eos token.
+    `eot_id` (the tokenizer's end-of-text id) becomes the config's bos/eos token. With a
+    `tokenizer`, its `tokenizer.json` (+ config) and a `generation_config.json` are written too,
+    so `AutoTokenizer` and `pipeline("text-generation")` work on the folder as they are.
     """
     if not isinstance(model, GPT):
         raise ConfigError("Only GPT models can be exported to the GPT-2 layout (not an LSTM).")
     config = model.config
     out_dir = Path(out_dir)
+    if tokenizer is not None and eot_id is None:
+        eot_id = tokenizer.eot_id
     tensors = to_hf_tensors(model)
     hf_config = hf_config_dict(config, eot_id=eot_id)
     blob = safetensors_to_bytes(tensors, metadata={"format": "pt"})
@@ -232,6 +241,14 @@ def export_hf_gpt2(
         atomic_write_bytes(out_dir / WEIGHTS_NAME, blob)
         atomic_write_bytes(out_dir / CONFIG_NAME,
                            (json.dumps(hf_config, indent=2) + "\n").encode("utf-8"))
+        if tokenizer is not None:
+            from gptstudio.core.hf_tokenizer import export_hf_tokenizer
+
+            export_hf_tokenizer(tokenizer, out_dir, model_max_length=config.block_size)
+            generation = {"bos_token_id": eot_id, "eos_token_id": eot_id,
+                          "pad_token_id": eot_id, "max_length": config.block_size}
+            atomic_write_bytes(out_dir / GENERATION_CONFIG_NAME,
+                               (json.dumps(generation, indent=2) + "\n").encode("utf-8"))
     except OSError as exc:
         raise CheckpointError(f"Cannot write the GPT-2 export to {out_dir}: {exc}.") from None
     return out_dir

@@ -49,12 +49,15 @@ RUN_FILE = "run.json"
 MODEL_CONFIG_FILE = "model_config.json"
 TRAIN_CONFIG_FILE = "train_config.json"
 DATA_CONFIG_FILE = "data_config.json"
-TOKENIZER_FILE = "tokenizer.json"
+# Not "tokenizer.json": that is Hugging Face's name, and a copy of ours beside exported weights
+# would break AutoTokenizer. Runs written before the rename keep the old name (still read).
+TOKENIZER_FILE = "gptstudio-tokenizer.json"
+OLD_TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
 # Everything a run folder's own: what `Run.delete` removes (checkpoints first, run.json last).
-_OWN_NAMES = (CHECKPOINTS_DIR, METRICS_FILE, TOKENIZER_FILE, DATA_CONFIG_FILE, TRAIN_CONFIG_FILE,
-              MODEL_CONFIG_FILE, RUN_FILE)
+_OWN_NAMES = (CHECKPOINTS_DIR, METRICS_FILE, TOKENIZER_FILE, OLD_TOKENIZER_FILE, DATA_CONFIG_FILE,
+              TRAIN_CONFIG_FILE, MODEL_CONFIG_FILE, RUN_FILE)
 
 
 class Run:
@@ -153,7 +156,7 @@ class Run:
             raise CheckpointError(f"{path / TRAIN_CONFIG_FILE}: {exc}") from None
         if not isinstance(model_config, dict) or not isinstance(data_config, dict):
             raise CheckpointError(f"The run {path} is damaged: a config file is not an object.")
-        if not (path / TOKENIZER_FILE).is_file():
+        if not any((path / name).is_file() for name in (TOKENIZER_FILE, OLD_TOKENIZER_FILE)):
             raise CheckpointError(f"The run {path} is incomplete: {TOKENIZER_FILE} is missing.")
         # Leftovers of a writer that was killed (half-written temp files) are removed here.
         clean_stale_temp_files(path)
@@ -214,7 +217,10 @@ class Run:
 
     @property
     def tokenizer_path(self) -> Path:
-        return self.path / TOKENIZER_FILE
+        """The run's tokenizer file (the old name, in a run written before the rename)."""
+        path = self.path / TOKENIZER_FILE
+        old = self.path / OLD_TOKENIZER_FILE
+        return old if not path.is_file() and old.is_file() else path
 
     def model_config(self) -> GPTConfig | LSTMConfig:
         """The model config as a GPTConfig / LSTMConfig."""

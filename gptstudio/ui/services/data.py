@@ -2,7 +2,7 @@
 
 A corpus is a spec for core's `resolve_corpus` ("builtin:fables", "download:tinyshakespeare",
 a URL, a path); a tokenizer a spec for `resolve_tokenizer` ("char", "bpe:512:gpt2", "gpt2", a
-file path — an opened run's own tokenizer is its `tokenizer.json`). Loading a file or a
+file path — an opened run's own tokenizer is its tokenizer file). Loading a file or a
 download, training a BPE and loading a named encoding run in the background through those
 resolvers (with their progress and cancel); characters and files are made at once.
 Left out: widgets (the Setup tab shows all this) and the engine work itself.
