@@ -34,15 +34,14 @@ from gptstudio.core.atomic import (
 )
 from gptstudio.core.train.checkpoint import (
     CheckpointInfo,
-    LoadedCheckpoint,
     best_checkpoint,
     latest_checkpoint,
     list_checkpoints,
-    load_checkpoint,
     prune_checkpoints,
     read_checkpoint_info,
     save_checkpoint,
 )
+from gptstudio.core.train.checkpoint_load import LoadedCheckpoint, load_checkpoint
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import Requests, TrainControl
 from gptstudio.core.train.evaluation import SplitEvaluator, SplitLoss, estimate_loss

@@ -14,7 +14,8 @@ A checkpoint is a folder `step-00000500/` in a run's `checkpoints/` folder, hold
 The folder is written under a temporary name and renamed into place only when complete, so a
 process killed while saving leaves the previous checkpoints intact. After each save, all but the
 last `keep_last` checkpoints are removed, except the one with the best validation loss.
-Left out: deciding when to save (`trainer.py`) and the run folder around it (`run.py`).
+Left out: loading, with its checks (`checkpoint_load.py`), deciding when to save (`trainer.py`)
+and the run folder around it (`run.py`).
 """
 
 from __future__ import annotations
@@ -41,18 +42,15 @@ from gptstudio.core.atomic import (
     fsync_dir,
     temp_dir_name,
 )
-from gptstudio.core.errors import CheckpointError, ConfigError
-from gptstudio.core.model.config import model_config_from_dict
+from gptstudio.core.errors import CheckpointError
 
 __all__ = [
     "CheckpointInfo",
-    "LoadedCheckpoint",
     "atomic_write_bytes",
     "best_checkpoint",
     "clean_stale_temp_files",
     "latest_checkpoint",
     "list_checkpoints",
-    "load_checkpoint",
     "prune_checkpoints",
     "read_checkpoint_info",
     "save_checkpoint",
@@ -77,18 +75,6 @@ class CheckpointInfo:
     tokenizer_fingerprint: str | None
     tokenizer_name: str | None
     created: str
-
-
-@dataclass(frozen=True)
-class LoadedCheckpoint:
-    """A checkpoint whose weights are in the model; pass it as `Trainer(start_state=...)`."""
-
-    info: CheckpointInfo
-    train_state: dict[str, Any]
-
-    @property
-    def step(self) -> int:
-        return self.info.step
 
 
 def checkpoint_name(step: int) -> str:
@@ -261,121 +247,3 @@ def prune_checkpoints(checkpoints_dir: str | os.PathLike, keep_last: int) -> lis
         shutil.rmtree(doomed, ignore_errors=True)
         removed.append(info.path)
     return removed
-
-
-def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
-    """A checkpoint folder from a checkpoint, a `checkpoints/` folder or a run folder."""
-    path = Path(path)
-    own_files = (META_FILE, WEIGHTS_FILE, STATE_FILE)
-    if not path.is_dir() or _NAME.match(path.name) or any((path / f).exists() for f in own_files):
-        return path  # meant as one checkpoint: read_checkpoint_info says what is wrong with it
-    from gptstudio.core.train.run import CHECKPOINTS_DIR  # run.py names the run folder's parts
-
-    for folder in (path / CHECKPOINTS_DIR, path):
-        latest = latest_checkpoint(folder)
-        if latest is not None:
-            return latest.path
-    raise CheckpointError(f"{path} holds no complete checkpoint.")
-
-
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module | None = None,
-    *,
-    model_config: dict[str, Any] | None = None,
-    tokenizer: Any | None = None,
-) -> LoadedCheckpoint:
-    """Check a checkpoint against the model config and tokenizer, load its weights into `model`
-    (if given) and its training state; every failure is a CheckpointError that says why.
-
-    `path` is a checkpoint folder, or a run / `checkpoints/` folder (its latest checkpoint).
-    `model_config` defaults to `model.config.to_dict()` when the model has one.
-    """
-    info = read_checkpoint_info(resolve_checkpoint_path(path))
-    if model_config is None and model is not None and hasattr(model, "config"):
-        model_config = model.config.to_dict()
-    if model_config is not None:
-        _check_same_model_config(info, model_config)
-    if tokenizer is not None:
-        _check_same_tokenizer(info, tokenizer)
-    if model is not None:
-        _load_weights(info, model)
-    try:
-        train_state = torch.load(info.path / STATE_FILE, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any refusal or corruption becomes one clear error
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"Refused to load {info.path / STATE_FILE}: it is not a plain GPT Studio training "
-            f"state (only tensors and plain values are accepted, a pickle that could run code "
-            f"is not). Details: {reason}"
-        ) from None
-    if not isinstance(train_state, dict):
-        raise CheckpointError(f"{info.path / STATE_FILE} does not hold a training state.")
-    return LoadedCheckpoint(info=info, train_state=train_state)
-
-
-def _check_same_model_config(info: CheckpointInfo, model_config: dict[str, Any]) -> None:
-    # Compared with their defaults filled in: a config saved before a field existed (e.g.
-    # `activation`) means that field's default.
-    saved, wanted = _with_defaults(info.model_config), _with_defaults(model_config)
-    diffs = [
-        f"{key}={saved.get(key)!r} in the checkpoint but {wanted.get(key)!r} here"
-        for key in sorted(set(saved) | set(wanted))
-        if saved.get(key) != wanted.get(key) and key != "dropout"  # dropout may change freely
-    ]
-    if diffs:
-        raise CheckpointError(
-            f"The checkpoint {info.path.name} was saved for a different model: "
-            + "; ".join(diffs) + "."
-        )
-
-
-def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return model_config_from_dict(config).to_dict()
-    except ConfigError:
-        return config  # not a valid config: compared as it is, so the diff names the problem
-
-
-def _check_same_tokenizer(info: CheckpointInfo, tokenizer: Any) -> None:
-    fingerprint = tokenizer.fingerprint()
-    if info.tokenizer_fingerprint is not None and info.tokenizer_fingerprint != fingerprint:
-        raise CheckpointError(
-            f"The checkpoint {info.path.name} was trained with a different tokenizer "
-            f"({info.tokenizer_name or 'unnamed'}, fingerprint {info.tokenizer_fingerprint[:12]}) "
-            f"than the one given ({getattr(tokenizer, 'name', 'unnamed')}, fingerprint "
-            f"{fingerprint[:12]}): its token ids would mean different text."
-        )
-
-
-def _load_weights(info: CheckpointInfo, model: nn.Module) -> None:
-    weights_path = info.path / WEIGHTS_FILE
-    try:
-        weights = safetensors.torch.load_file(weights_path, device="cpu")
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise CheckpointError(f"The weights file {weights_path} is damaged: {exc}") from None
-    meta = json.loads((info.path / META_FILE).read_text(encoding="utf-8"))
-    for alias, name in (meta.get("aliases") or {}).items():
-        if name in weights:
-            weights[alias] = weights[name]  # re-tie: load_state_dict copies into both names
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    wrong_shape = sorted(
-        f"{k} {tuple(weights[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in set(expected) & set(weights)
-        if weights[k].shape != expected[k].shape
-    )
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing[:5]))
-        if unexpected:
-            parts.append("unexpected " + ", ".join(unexpected[:5]))
-        if wrong_shape:
-            parts.append("wrong shape " + ", ".join(wrong_shape[:5]))
-        raise CheckpointError(
-            f"The weights in {info.path.name} do not fit this model: " + "; ".join(parts) + "."
-        )
-    with torch.no_grad():
-        model.load_state_dict(weights, strict=True)

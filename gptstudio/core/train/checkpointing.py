@@ -18,7 +18,8 @@ from torch import nn
 
 from gptstudio.core.data import RandomBatcher
 from gptstudio.core.errors import CheckpointError, DatasetError, TrainingError
-from gptstudio.core.train.checkpoint import LoadedCheckpoint, save_checkpoint
+from gptstudio.core.train.checkpoint import save_checkpoint
+from gptstudio.core.train.checkpoint_load import LoadedCheckpoint
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.distributed import resumed_seed
 from gptstudio.core.train.events import CheckpointEvent, TrainEvent

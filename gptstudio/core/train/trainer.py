@@ -42,7 +42,7 @@ from torch import nn
 from gptstudio.core.data import RandomBatcher
 from gptstudio.core.errors import TrainingError
 from gptstudio.core.model import ModelOutput
-from gptstudio.core.train.checkpoint import LoadedCheckpoint
+from gptstudio.core.train.checkpoint_load import LoadedCheckpoint
 from gptstudio.core.train.checkpointing import CheckpointingMixin
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
