@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 from gptstudio.paths import resources_dir
 from gptstudio.ui.pyside_fix import guard_singleton_refcounts
 from gptstudio.ui.qt_setup import APPLICATION, ORGANIZATION, configure_pyqtgraph, \
-    leave_a_core_for_the_gui
+    display_problem, leave_a_core_for_the_gui
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
     """Return the process's QApplication, creating and configuring it if needed."""
@@ -39,7 +39,12 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     """Open GPT Studio and run the event loop until the last window closes; returns the exit code.
 
     `argv` beyond the program name may hold a corpus path or a run folder to open at start.
+    Where no window can open (no display, a missing system library) it says why and returns 1.
     """
+    problem = display_problem()
+    if problem is not None and QApplication.instance() is None:
+        print(f"gptstudio: cannot open the window: {problem}", file=sys.stderr)
+        return 1
     app = create_app(argv)
     leave_a_core_for_the_gui()
     from gptstudio.ui.main_window import MainWindow  # after pyqtgraph is configured
