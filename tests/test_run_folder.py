@@ -239,7 +239,7 @@ def test_metrics_can_be_read_while_training_runs(tmp_path):
     assert read_metrics(run.metrics_path)[-1].state == "finished"
 
 
-def test_a_truncated_last_line_is_skipped_and_the_next_writer_starts_a_fresh_line(tmp_path, tok):
+def test_a_truncated_last_line_is_skipped_and_the_next_writer_cuts_it_off(tmp_path, tok):
     run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
     first = [StatusEvent("running", "go", 0), WarningEvent(1, "hmm")]
     for event in first:
@@ -253,7 +253,25 @@ def test_a_truncated_last_line_is_skipped_and_the_next_writer_starts_a_fresh_lin
     resumed.log(WarningEvent(3, "after"))
     assert read_metrics(run.metrics_path) == [*first, WarningEvent(3, "after")]
     lines = run.metrics_path.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 4 and json.loads(lines[-1])["step"] == 3
+    # The half line is gone: every line is whole JSON, so line readers (pandas too) accept it.
+    assert len(lines) == 3 and [json.loads(line)["step"] for line in lines] == [0, 1, 3]
+
+
+def test_steps_trained_again_after_a_resume_appear_once_with_the_kept_values(tmp_path, tok):
+    run = Run.create(tmp_path / "run", model_config(tok), TrainConfig(), {}, tok)
+    def step(n, loss):
+        return StepEvent(step=n, loss=loss, lr=1e-3, grad_norm=1.0, tokens_per_sec=1.0,
+                         tokens_seen=n, elapsed=0.1, eta=0.0)
+    session_1 = [StatusEvent("running", "Starting", 0), step(1, 3.0), step(2, 2.9),
+                 WarningEvent(2, "checkpointed at 2"), step(3, 2.8), step(4, 2.7)]  # killed
+    session_2 = [StatusEvent("running", "Resuming", 2), step(3, 2.75), step(4, 2.65),
+                 StatusEvent("finished", "done", 4)]
+    for event in session_1 + session_2:
+        run.log(event)
+    events = read_metrics(run.metrics_path)
+    steps = [(e.step, e.loss) for e in events if isinstance(e, StepEvent)]
+    assert steps == [(1, 3.0), (2, 2.9), (3, 2.75), (4, 2.65)]
+    assert events == session_1[:4] + session_2
 
 
 def test_read_metrics_of_a_missing_file_is_empty(tmp_path):

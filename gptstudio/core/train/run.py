@@ -37,7 +37,7 @@ from gptstudio.core.train.checkpoint import (
     list_checkpoints,
 )
 from gptstudio.core.train.config import TrainConfig
-from gptstudio.core.train.events import TrainEvent, event_from_dict, event_to_dict
+from gptstudio.core.train.events import StatusEvent, TrainEvent, event_from_dict, event_to_dict
 
 if TYPE_CHECKING:  # annotations only: the model and tokenizer packages are heavier to import
     from gptstudio.core.model import GPTConfig, LSTMConfig
@@ -248,14 +248,10 @@ class Run:
     def log(self, event: TrainEvent) -> None:
         """Append one event to metrics.jsonl and flush it, so readers see it at once."""
         line = json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
-        with open(self.metrics_path, "a+b") as f:
-            if not self._metrics_checked:
-                # A killed writer may have left half a line: start ours on a fresh one.
-                if f.seek(0, os.SEEK_END) > 0:
-                    f.seek(-1, os.SEEK_END)
-                    if f.read(1) != b"\n":
-                        f.write(b"\n")
-                self._metrics_checked = True
+        if not self._metrics_checked:
+            _drop_partial_last_line(self.metrics_path)
+            self._metrics_checked = True
+        with open(self.metrics_path, "ab") as f:
             f.write(line.encode("utf-8"))
             f.flush()
 
@@ -278,11 +274,41 @@ class Run:
         return f"Run({str(self.path)!r})"
 
 
+def _drop_partial_last_line(path: Path) -> None:
+    """A killed writer may have left half a line at the end: cut it off, so every line of the
+    file is whole JSON (readers such as pandas refuse a broken line in the middle)."""
+    try:
+        f = open(path, "r+b")
+    except FileNotFoundError:
+        return
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        keep, position = 0, end
+        while position > 0:  # back, a block at a time, to the last whole line's end
+            start = max(0, position - 65536)
+            f.seek(start)
+            block = f.read(position - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            position = start
+        f.truncate(keep)
+
+
 def read_metrics(path: str | os.PathLike) -> list[TrainEvent]:
     """The events of a metrics.jsonl file, in order; [] if it does not exist yet.
 
-    Lines that do not parse are skipped: the file may be read while a line is being written,
-    or a killed writer may have left a truncated line (which a resumed run then writes after).
+    A resumed run logs again the steps that came after its checkpoint (they are trained
+    again): each session starts with a "running" status at the step it starts from, and the
+    events logged earlier for later steps are dropped, so every step appears once, with the
+    values of the session that kept it. Lines that do not parse are skipped: the file may be
+    read while a line is being written.
     """
     try:
         data = Path(path).read_bytes()
@@ -296,8 +322,11 @@ def read_metrics(path: str | os.PathLike) -> list[TrainEvent]:
             event = event_from_dict(json.loads(raw))
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if event is not None:
-            events.append(event)
+        if event is None:
+            continue
+        if isinstance(event, StatusEvent) and event.state == "running":
+            events = [e for e in events if getattr(e, "step", 0) <= event.step]
+        events.append(event)
     return events
 
 
