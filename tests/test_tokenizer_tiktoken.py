@@ -260,5 +260,5 @@ def test_broken_rank_files_raise_clear_errors(tmp_path, content, message):
 
 
 def test_missing_rank_file(tmp_path):
-    with pytest.raises(TokenizerError, match="Cannot read"):
+    with pytest.raises(TokenizerError, match="is missing"):
         TiktokenTokenizer.from_file(tmp_path / "nope.tiktoken")

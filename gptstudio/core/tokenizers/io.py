@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gptstudio.core.atomic import atomic_write_bytes
 from gptstudio.core.errors import TokenizerError
+from gptstudio.core.readers import MB, read_regular_file
 from gptstudio.core.tokenizers.base import FORMAT_NAME, FORMAT_VERSION, Tokenizer
 from gptstudio.core.tokenizers.bpe import BPETokenizer, ranks_from_merges
 from gptstudio.core.tokenizers.char import CharTokenizer
@@ -54,13 +55,14 @@ def _looks_like_rank_file(data: bytes) -> bool:
     return len(first) == 2 and first[1].isdigit()
 
 
+TOKENIZER_FILE_LIMIT = 256 * MB  # far above any real vocabulary
+
+
 def load_tokenizer(path: str | PathLike[str]) -> Tokenizer:
     """Read a tokenizer saved by GPT Studio, or a `.tiktoken` rank file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TokenizerError(f"Cannot read the tokenizer file {path}: {exc.strerror}.") from None
+    data = read_regular_file(path, max_bytes=TOKENIZER_FILE_LIMIT, what="the tokenizer file",
+                             error=TokenizerError)
     if path.suffix == ".tiktoken" or (not data.lstrip().startswith(b"{")
                                       and _looks_like_rank_file(data)):
         return TiktokenTokenizer.from_file(path)

@@ -39,6 +39,7 @@ import tiktoken
 from gptstudio.core import net
 from gptstudio.core.errors import DownloadError, TokenizerError
 from gptstudio.core.net import OFFLINE_ENV, DownloadProgress
+from gptstudio.core.readers import MB, read_regular_file
 from gptstudio.core.tokenizers.base import ENDOFTEXT
 from gptstudio.core.tokenizers.bpe import BPETokenizer
 from gptstudio.core.tokenizers.patterns import pattern_regex
@@ -83,6 +84,8 @@ NAMED_ENCODINGS: dict[str, NamedEncoding] = {
 }
 
 
+RANK_FILE_LIMIT = 64 * MB  # o200k_base, the largest rank file, is a few MB
+
 # -- .tiktoken rank files -----------------------------------------------------------------------
 def parse_rank_file(data: bytes, source: str = "the rank file") -> dict[bytes, int]:
     """Parse `.tiktoken` content ("base64 rank" per line) with an error naming the bad line."""
@@ -95,9 +98,9 @@ def parse_rank_file(data: bytes, source: str = "the rank file") -> dict[bytes, i
             token = base64.b64decode(token_b64, validate=True)
             rank = int(rank_text)
         except (ValueError, binascii.Error):
-            shown = line[:60].decode("utf-8", errors="replace")
+            # The line itself is not repeated: the file may be anything (a private file too).
             raise TokenizerError(
-                f"Line {number} of {source} is not 'base64-token rank': {shown!r}. "
+                f"Line {number} of {source} is not 'base64-token rank'. "
                 f"Is it really a .tiktoken rank file?"
             ) from None
         if token in ranks:
@@ -267,10 +270,8 @@ class TiktokenTokenizer(BPETokenizer):
         get their pattern and special tokens; others default to the gpt2 pattern and
         <|endoftext|> after the last rank."""
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise TokenizerError(f"Cannot read the rank file {path}: {exc.strerror}.") from None
+        data = read_regular_file(path, max_bytes=RANK_FILE_LIMIT, what="the rank file",
+                                 error=TokenizerError)
         ranks = parse_rank_file(data, str(path))
         digest = hashlib.sha256(data).hexdigest()
         known = next((n for n, i in NAMED_ENCODINGS.items() if i.sha256 == digest

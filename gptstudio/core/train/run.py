@@ -36,6 +36,7 @@ from gptstudio.core.train.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
 )
+from gptstudio.core.readers import MB, read_json_file
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.events import StatusEvent, TrainEvent, event_from_dict, event_to_dict
 
@@ -55,6 +56,7 @@ TOKENIZER_FILE = "gptstudio-tokenizer.json"
 OLD_TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
+CONFIG_FILE_LIMIT = 16 * MB  # a run's JSON files hold configs: a few KB
 # Everything a run folder's own: what `Run.delete` removes (checkpoints first, run.json last).
 _OWN_NAMES = (CHECKPOINTS_DIR, METRICS_FILE, TOKENIZER_FILE, OLD_TOKENIZER_FILE, DATA_CONFIG_FILE,
               TRAIN_CONFIG_FILE, MODEL_CONFIG_FILE, RUN_FILE)
@@ -156,7 +158,7 @@ class Run:
             raise CheckpointError(f"{path / TRAIN_CONFIG_FILE}: {exc}") from None
         if not isinstance(model_config, dict) or not isinstance(data_config, dict):
             raise CheckpointError(f"The run {path} is damaged: a config file is not an object.")
-        if not any((path / name).is_file() for name in (TOKENIZER_FILE, OLD_TOKENIZER_FILE)):
+        if not any(os.path.lexists(path / name) for name in (TOKENIZER_FILE, OLD_TOKENIZER_FILE)):
             raise CheckpointError(f"The run {path} is incomplete: {TOKENIZER_FILE} is missing.")
         # Leftovers of a writer that was killed (half-written temp files) are removed here.
         clean_stale_temp_files(path)
@@ -331,10 +333,10 @@ def read_metrics(path: str | os.PathLike) -> list[TrainEvent]:
 
 
 def _read_json(path: Path, missing: str | None = None) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """A run folder's JSON file: a regular file of bounded size (the folder may come from
+    someone else), with an error that never quotes it."""
+    if not path.exists() and not path.is_symlink():
         raise CheckpointError(missing or f"The run {path.parent} is incomplete: {path.name} is "
-                                         "missing.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is damaged: {exc}.") from None
+                                         "missing.")
+    return read_json_file(path, max_bytes=CONFIG_FILE_LIMIT, what=f"the run file {path.name}",
+                          error=CheckpointError)
