@@ -153,3 +153,22 @@ def test_the_token_preview_shows_loose_bytes_not_replacement_characters(qapp):
     tok = BPETokenizer.train("plain ascii text " * 50, 260)  # "é" stays two byte tokens
     html = tokens_html(tok, "café")
     assert "\ufffd" not in html and "⟨c3⟩" in html and "⟨a9⟩" in html
+
+
+def test_opening_a_run_never_downloads_the_url_it_names(window, qtbot, tmp_path, monkeypatch):
+    import gptstudio.core.net as net
+
+    def no_fetch(*_args, **_kwargs):
+        raise AssertionError("opening a run must not download")
+
+    monkeypatch.setattr(net, "fetch", no_fetch)
+    monkeypatch.setenv("GPTSTUDIO_OFFLINE", "0")  # even when downloads are allowed
+    corpus, tok = _fables_char()
+    config = from_preset("nano", n_layer=1, n_head=2, n_embd=16, block_size=16,
+                         vocab_size=tok.vocab_size)
+    foreign = Run.create(tmp_path / "foreign", config, TrainConfig(max_steps=5),
+                         {"corpus": "https://example.invalid/corpus.txt"}, tok)
+    with qtbot.waitSignal(session(window).status_message, timeout=10_000) as said:
+        assert session(window).open_run(foreign.path)
+    assert "never starts a download" in said.args[0]
+    assert data(window).corpus.name == "fables" and not data(window).is_loading_corpus

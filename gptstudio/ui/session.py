@@ -42,6 +42,7 @@ class Session(QObject):
         for service in (self.data, self.runs, self.training):
             service.error_raised.connect(self.error_raised)  # signal-to-signal relays
         self.training.status_message.connect(self.status_message)
+        self.runs.status_message.connect(self.status_message)
         self.closed = False
 
     def show_tab(self, key: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from gptstudio.core.corpora import corpus_label
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.train import Run
 from gptstudio.ui.services.data import DataService
@@ -30,6 +31,7 @@ class RunsService(QObject):
     run_opened = Signal(object)  # OpenedRun
     run_closed = Signal()  # "New run": the window is about no run any more
     runs_changed = Signal()  # a run was created or has changed in the runs folder
+    status_message = Signal(str)
     error_raised = Signal(str, str)
 
     def __init__(self, data: DataService, settings: AppSettings, runs_root: Path | None = None,
@@ -52,8 +54,13 @@ class RunsService(QObject):
         self.settings.add_recent_run(opened.path)
         self.data.use_tokenizer(str(opened.tokenizer_path), opened.tokenizer)
         spec = opened.corpus_spec
-        if spec and spec != self.data.corpus_spec:
-            # Bundled corpora load at once; files and downloads in the background.
+        if spec and spec.startswith(("http://", "https://")):
+            # A run folder may come from someone else: its say-so is no reason to fetch a URL.
+            self.status_message.emit(
+                f"This run trained on {corpus_label(spec)}, from the web: open that corpus on the "
+                "Setup tab to resume it (a run folder alone never starts a download).")
+        elif spec and spec != self.data.corpus_spec:
+            # Bundled corpora load at once; files and known downloads in the background.
             self.data.load_corpus(spec, background=not spec.startswith("builtin:"))
         self.run_opened.emit(opened)
         return True
