@@ -172,3 +172,20 @@ def test_opening_a_run_never_downloads_the_url_it_names(window, qtbot, tmp_path,
         assert session(window).open_run(foreign.path)
     assert "never starts a download" in said.args[0]
     assert data(window).corpus.name == "fables" and not data(window).is_loading_corpus
+
+
+def test_an_opened_run_shows_its_settings_locked_until_new_run(window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QLabel
+
+    path = _trained_run(tmp_path / "run")  # 1 layer, while the Setup tab shows the preset's 4
+    assert session(window).open_run(path)
+    model = window.tab("setup").model_box
+    assert model.config().n_layer == 1 and not model.isEnabled()
+    assert not window.tab("setup").tokenizer_box.isEnabled()
+    assert not window.tab("setup").corpus_box.isEnabled()
+    note = window.findChild(QLabel, "runSettingsNote")
+    assert not note.isHidden() and "resumes" in note.text()
+    assert window.tab("setup").training_box.isEnabled()  # more steps, another peak: allowed
+    assert session(window).new_run()
+    assert model.isEnabled() and window.tab("setup").corpus_box.isEnabled()
+    assert note.isHidden()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QGridLayout, QScrollArea, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QWidget
 
 from gptstudio.core.corpora import Corpus
 from gptstudio.core.errors import GPTStudioError
@@ -43,15 +43,20 @@ class SetupTab(QScrollArea, Tab):
         self.tokenizer_box = TokenizerBox()
         self.model_box = ModelBox()
         self.training_box = TrainingBox()
+        self.run_note = QLabel()  # whose settings these are, while a run is the current one
+        self.run_note.setObjectName("runSettingsNote")
+        self.run_note.setWordWrap(True)
+        self.run_note.hide()
         page = QWidget()
         grid = QGridLayout(page)
-        grid.addWidget(self.corpus_box, 0, 0)
-        grid.addWidget(self.tokenizer_box, 0, 1)
-        grid.addWidget(self.model_box, 1, 0)
-        grid.addWidget(self.training_box, 1, 1)
+        grid.addWidget(self.run_note, 0, 0, 1, 2)
+        grid.addWidget(self.corpus_box, 1, 0)
+        grid.addWidget(self.tokenizer_box, 1, 1)
+        grid.addWidget(self.model_box, 2, 0)
+        grid.addWidget(self.training_box, 2, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(1, 1)
+        grid.setRowStretch(2, 1)
         self.setWidget(page)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -78,6 +83,7 @@ class SetupTab(QScrollArea, Tab):
         self.model_box.preset_chosen.connect(self._on_preset_chosen)
         self.training_box.changed.connect(self._on_training_changed)
         session.runs.run_opened.connect(self._on_run_opened)
+        session.runs.run_closed.connect(self._show_run_locks)
         session.training.state_changed.connect(self._on_state_changed)
         session.training.run_started.connect(self._remember)
         session.closing.connect(self._remember)
@@ -171,10 +177,33 @@ class SetupTab(QScrollArea, Tab):
         if opened.train_config is not None and not opened.imported:
             self.training_box.apply(opened.train_config,
                                     getattr(opened.model_config, "dropout", None))
+        self._show_run_locks()
+
+    @Slot()
+    def _show_run_locks(self) -> None:
+        """While Start would continue a run (or start from its weights), what it cannot change
+        is shown locked: a resumed run keeps its model, tokenizer and corpus; a run from
+        imported weights keeps their model and tokenizer. New run frees them all."""
+        opened = self.session.runs.opened
+        resuming = opened is not None and opened.can_resume
+        from_weights = opened is not None and opened.starts_from_weights
+        self.model_box.setEnabled(not (resuming or from_weights))
+        self.tokenizer_box.setEnabled(not (resuming or from_weights))
+        self.corpus_box.setEnabled(not resuming)
+        if resuming or from_weights:
+            what = ("its model, tokenizer and corpus are fixed; the training settings apply "
+                    "from the step it resumes at" if resuming else
+                    "the model and tokenizer are the weights'; choose the corpus to train on")
+            verb = "resumes" if resuming else "starts a new run from"
+            self.run_note.setText(f"<b>Run {opened.path.name}</b>: Start {verb} it, so {what}. "
+                                  "<i>New run</i> (Ctrl+N) frees every field.")
+        self.run_note.setVisible(resuming or from_weights)
 
     @Slot(object)
     def _on_state_changed(self, state: TrainingState) -> None:
         self.setEnabled(state.allows("edit_setup"))
+        if not state.is_running:
+            self._show_run_locks()  # a stopped or finished run is the one Start resumes
         self.recheck()
 
     @Slot(str)
