@@ -20,6 +20,10 @@ else (a crash midway, a truncated or foreign file) is rebuilt. Flipped bits insi
 intact-looking `.bin` are not detected: that would mean hashing the whole file on every load.
 Temp files left by a crashed process (its pid no longer running) are removed on the next build.
 
+The cache is bounded: after each build, the least recently used caches are removed until the
+folder holds at most `GPTSTUDIO_TOKEN_CACHE_MB` megabytes (default 4096); a cache used again is
+marked as recent. `clear_token_cache()` (the CLI's `gptstudio cache --clear`) empties it.
+
 Left out: the tokenizers themselves (`gptstudio.core.tokenizers`) and windows/batches
 (`dataset.py`).
 """
@@ -44,6 +48,8 @@ from gptstudio.core.corpora.corpus import DEFAULT_CHUNK_CHARS, Corpus
 from gptstudio.core.errors import Cancelled, DatasetError
 
 CACHE_FORMAT_VERSION = 1
+CACHE_LIMIT_ENV = "GPTSTUDIO_TOKEN_CACHE_MB"
+DEFAULT_CACHE_LIMIT_MB = 4096
 
 
 class EncodesText(Protocol):
@@ -121,9 +127,93 @@ def tokenize_corpus(
         length = _build(corpus, tokenizer, bin_path, dtype, key, progress, cancel, chunk_chars)
         atomic_write_text(meta_path, json.dumps({**expected_meta, "length": length}, indent=1))
         fsync_dir(folder)
-    elif progress:
-        progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True))
+        prune_token_cache(folder, keep=(key,))
+    else:
+        _mark_used(meta_path)
+        if progress:
+            progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True))
     return np.memmap(bin_path, dtype=dtype, mode="r", shape=(length,))
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One corpus + tokenizer pair's cache: its key, its size in bytes, when it was last used."""
+
+    key: str
+    n_bytes: int
+    used: float  # seconds since the epoch
+
+
+def cache_limit_bytes() -> int:
+    """The cache's size limit: `GPTSTUDIO_TOKEN_CACHE_MB` megabytes (default 4096)."""
+    raw = os.environ.get(CACHE_LIMIT_ENV, "")
+    try:
+        megabytes = int(raw) if raw.strip() else DEFAULT_CACHE_LIMIT_MB
+    except ValueError:
+        raise DatasetError(f"{CACHE_LIMIT_ENV} must be a whole number of megabytes, not "
+                           f"{raw!r}.") from None
+    return max(0, megabytes) * (1 << 20)
+
+
+def token_cache_entries(folder: str | os.PathLike[str] | None = None) -> list[CacheEntry]:
+    """The caches in `folder` (default: the user's), least recently used first."""
+    folder = Path(folder) if folder is not None else default_token_cache_dir()
+    entries = []
+    for meta in folder.glob("*.json") if folder.is_dir() else []:
+        bin_path = meta.with_suffix(".bin")
+        try:
+            size = meta.stat().st_size + (bin_path.stat().st_size if bin_path.exists() else 0)
+            entries.append(CacheEntry(meta.stem, size, meta.stat().st_mtime))
+        except OSError:
+            continue
+    return sorted(entries, key=lambda e: (e.used, e.key))
+
+
+def prune_token_cache(folder: str | os.PathLike[str] | None = None, *,
+                      limit_bytes: int | None = None, keep: tuple[str, ...] = ()) -> list[str]:
+    """Remove the least recently used caches until at most `limit_bytes` remain (default
+    `cache_limit_bytes()`), never those in `keep`; returns the removed keys."""
+    folder = Path(folder) if folder is not None else default_token_cache_dir()
+    limit = cache_limit_bytes() if limit_bytes is None else limit_bytes
+    entries = token_cache_entries(folder)
+    total, removed = sum(e.n_bytes for e in entries), []
+    for entry in entries:
+        if total <= limit:
+            break
+        if entry.key in keep:
+            continue
+        if _remove_entry(folder, entry.key):
+            total -= entry.n_bytes
+            removed.append(entry.key)
+    return removed
+
+
+def clear_token_cache(folder: str | os.PathLike[str] | None = None) -> int:
+    """Remove every cache in `folder` (default: the user's); returns the bytes freed."""
+    folder = Path(folder) if folder is not None else default_token_cache_dir()
+    freed = 0
+    for entry in token_cache_entries(folder):
+        if _remove_entry(folder, entry.key):
+            freed += entry.n_bytes
+    return freed
+
+
+def _remove_entry(folder: Path, key: str) -> bool:
+    """Sidecar first (a .bin without one is never trusted), then the ids; False if in use
+    where the system refuses (a memory-mapped file on Windows)."""
+    try:
+        (folder / f"{key}.json").unlink(missing_ok=True)
+        (folder / f"{key}.bin").unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
+
+
+def _mark_used(meta_path: Path) -> None:
+    try:
+        os.utime(meta_path)  # the sidecar's time is the cache's last use
+    except OSError:
+        pass  # a read-only cache still works; it is only pruned sooner
 
 
 def _valid_cache_length(
