@@ -189,3 +189,16 @@ def test_an_opened_run_shows_its_settings_locked_until_new_run(window, qtbot, tm
     assert session(window).new_run()
     assert model.isEnabled() and window.tab("setup").corpus_box.isEnabled()
     assert note.isHidden()
+
+
+def test_a_large_corpus_gets_its_characters_counted_off_the_gui_thread(window, qtbot, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("the quick brown fox jumps over the lazy dog.\n" * 120_000, encoding="utf-8")
+    with qtbot.waitSignal(data(window).corpus_changed, timeout=60_000):
+        data(window).load_corpus(str(big))
+    # The corpus is there; its character vocabulary comes from a worker, not the GUI thread.
+    assert data(window).tokenizer is None and data(window).is_preparing_tokenizer
+    assert "still being prepared" in " ".join(window.tab("setup").problems())
+    qtbot.waitUntil(lambda: data(window).tokenizer is not None, timeout=60_000)
+    assert data(window).tokenizer.vocab_size == len(set("the quick brown fox jumps over the "
+                                                        "lazy dog.\n")) + 1  # + <|endoftext|>

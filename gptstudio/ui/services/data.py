@@ -25,6 +25,7 @@ from gptstudio.core.tokenizers import (
 from gptstudio.ui.workers import TaskWorker, WorkerPlace
 
 log = logging.getLogger(__name__)
+CHARS_IN_BACKGROUND_BYTES = 4 << 20  # a character vocabulary of a larger corpus: off the GUI
 
 
 class DataService(QObject):
@@ -126,10 +127,18 @@ class DataService(QObject):
                 self._set_tokenizer(None)
                 self._tokenizer_place.start(TaskWorker(lambda _p, _c: resolve_tokenizer(spec)))
                 self.tokenizer_loading.emit(f"Loading the {spec} encoding…")
+            elif kind == "char" and self.corpus is None:
+                self._set_tokenizer(None)
+            elif kind == "char" and self.corpus.n_bytes > CHARS_IN_BACKGROUND_BYTES:
+                # Reading and counting a large corpus would freeze the window: in the background.
+                corpus = self.corpus
+                self._set_tokenizer(None)
+                self._tokenizer_place.start(
+                    TaskWorker(lambda _p, _c: resolve_tokenizer(spec, corpus.text)))
+                self.tokenizer_loading.emit("Collecting the corpus's characters…")
             elif kind == "char":
                 # The vocabulary is the corpus's characters (+ the document separator).
-                text = self.corpus.text if self.corpus is not None else None
-                self._set_tokenizer(resolve_tokenizer(spec, text) if text is not None else None)
+                self._set_tokenizer(resolve_tokenizer(spec, self.corpus.text))
             else:
                 self._set_tokenizer(resolve_tokenizer(spec))
         except GPTStudioError as exc:
