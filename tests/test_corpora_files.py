@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -185,3 +186,24 @@ def test_in_memory_corpus():
         Corpus("bytes", "memory", text=b"abc")
     with pytest.raises(ConfigError, match="chunk_chars"):
         corpus.iter_chunks(0)
+
+
+@pytest.mark.parametrize("encoding, bom_name", [("utf-16", "UTF-16"), ("utf-32", "UTF-32")])
+def test_utf16_or_utf32_with_a_bom_is_named_not_called_binary(tmp_path, encoding, bom_name):
+    path = tmp_path / "notes.txt"
+    path.write_bytes("Hello, world.\n".encode(encoding))  # Python writes the BOM first
+    with pytest.raises(CorpusError, match=f"is {bom_name} text.*save it as UTF-8") as raised:
+        load_corpus(path).text
+    assert "binary" not in str(raised.value)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need rights on Windows")
+def test_a_symlink_loop_or_a_dangling_link_says_so(tmp_path):
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    with pytest.raises(CorpusError, match="leads back to itself"):
+        load_corpus(loop)
+    dangling = tmp_path / "gone.txt"
+    dangling.symlink_to(tmp_path / "nowhere.txt")
+    with pytest.raises(CorpusError, match="nowhere.txt, which does not exist"):
+        load_corpus(dangling)

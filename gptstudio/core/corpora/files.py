@@ -22,6 +22,7 @@ Left out: bundled corpora (`builtin.py`), downloads (`download.py`).
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import os
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ TEXT_SUFFIXES = (".txt", ".md")
 BINARY_SNIFF_BYTES = 8000  # a NUL byte within this many leading bytes means "binary"
 BLOCK_BYTES = 1 << 20
 _BOM = codecs.BOM_UTF8
+_OTHER_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+               (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
 
 
 def iter_decoded(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
@@ -48,6 +51,12 @@ def iter_decoded(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYTES) ->
     held_cr = ""  # a "\r" ending a block: it may be the first half of "\r\n"
     n_chars = 0
     block = stream.read(max(block_bytes, len(_BOM)))  # the BOM must lie in the first block
+    for bom, encoding in _OTHER_BOMS:  # longest first: UTF-32's BOM starts like UTF-16's
+        if block.startswith(bom):
+            raise CorpusError(
+                f"{name} is {encoding} text (it starts with a {encoding} byte-order mark), and "
+                f"corpora are read as UTF-8: save it as UTF-8 (e.g. `iconv -f {encoding} -t "
+                f"UTF-8`), then open it again.")
     if block.startswith(_BOM):
         block, offset = block[len(_BOM):], len(_BOM)
     while block:
@@ -113,9 +122,25 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
 
 
 def _os_error(path: Path, exc: OSError) -> CorpusError:
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, FileNotFoundError) and not path.is_symlink():
         return CorpusError(f"{path} does not exist.")
+    if exc.errno == errno.ELOOP or (isinstance(exc, FileNotFoundError) and path.is_symlink()):
+        return _link_error(path)
     return CorpusError(f"Cannot read {path}: {exc.strerror or exc}.")
+
+
+def _link_error(path: Path) -> CorpusError:
+    """A link that leads nowhere: a loop of links, or a target that is gone."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return CorpusError(f"{path} is a symbolic link that leads back to itself (a loop).")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return CorpusError(f"{path} is a symbolic link that leads back to itself (a loop).")
+        return CorpusError(f"{path} is a symbolic link to {os.readlink(path)}, which does not "
+                           "exist.")
+    return CorpusError(f"Cannot read {path}.")
 
 
 def find_text_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -152,6 +177,8 @@ def load_corpus(
             raise CorpusError(f"The folder {path} holds no .txt or .md files.")
     elif path.exists():
         files = [path]
+    elif path.is_symlink():
+        raise _link_error(path)
     else:
         raise CorpusError(f"{path} does not exist.")
     snapshots = [_snapshot(f) for f in files]
