@@ -76,3 +76,24 @@ def test_a_mismatch_is_not_taken_for_damage(tmp_path):
     with pytest.raises(CheckpointError, match="vocab_size") as raised:
         load_checkpoint(tmp_path, other)
     assert "Every checkpoint" not in str(raised.value)  # no silent fall back past a mismatch
+
+
+def test_a_truncated_state_is_damage_and_a_pickle_is_refused_without_torchs_advice(tmp_path):
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    truncated = save(tmp_path / "a", 1, nano())
+    data = (truncated.path / "state.pt").read_bytes()
+    (truncated.path / "state.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="damaged \\(truncated or corrupt") as raised:
+        load_checkpoint(truncated.path, nano())
+    assert "code" not in str(raised.value)  # a broken file is not called an attack
+    evil = save(tmp_path / "b", 1, nano())
+    (evil.path / "state.pt").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="could run code") as raised:
+        load_checkpoint(evil.path, nano())
+    assert "weights_only" not in str(raised.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,17 @@ def _load_one(path: Path, model: nn.Module | None, *, model_config: dict[str, An
         _load_weights(info, model)
     try:
         train_state = torch.load(info.path / STATE_FILE, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any refusal or corruption becomes one clear error
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run the file's code.
         raise _Damaged(
             f"Refused to load {info.path / STATE_FILE}: it is not a plain GPT Studio training "
-            f"state (only tensors and plain values are accepted, a pickle that could run code "
-            f"is not). Details: {reason}"
+            "state but a pickle asking for more than tensors and plain values, which could run "
+            "code. It is never loaded that way; use a checkpoint GPT Studio wrote."
+        ) from None
+    except Exception:  # noqa: BLE001 - a truncated or corrupt file becomes one clear error
+        raise _Damaged(
+            f"{info.path / STATE_FILE} is damaged (truncated or corrupt: it cannot be read as "
+            "a training state); an earlier checkpoint can be used instead."
         ) from None
     if not isinstance(train_state, dict):
         raise _Damaged(f"{info.path / STATE_FILE} does not hold a training state.")
