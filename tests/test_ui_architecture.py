@@ -78,7 +78,7 @@ def test_every_tab_is_a_package_listed_once_in_the_registry():
     from gptstudio.ui.tabs import TABS
 
     keys = [info.key for info in TABS]
-    assert keys[:2] == ["setup", "train"] and len(set(keys)) == len(keys)
+    assert keys[0] == "setup" and "train" in keys and len(set(keys)) == len(keys)
     for info in TABS:
         assert (UI / "tabs" / info.key / "__init__.py").is_file()
         assert info.widget.startswith(f"gptstudio.ui.tabs.{info.key}.")
@@ -209,3 +209,34 @@ def test_add_event_maps_each_kind_of_event_once(event_kind):
         assert (h.evals.last("tokens"), h.evals.last("elapsed")) == (64, 0.25)
         assert h.evals.last("val_bpb") == 3.7
     assert h.samples == ([(1, "The fox")] if event_kind == "sample" else [])
+
+
+def test_a_refused_input_is_logged_without_a_traceback_an_unexpected_error_with_one(
+        qtbot, caplog):
+    import logging
+
+    from gptstudio.core.errors import CorpusError
+    from gptstudio.ui.workers import TaskWorker, WorkerPlace
+
+    place = WorkerPlace("test")
+    failures = _Collector()
+    place.failed.connect(failures.on_result)
+    caplog.set_level(logging.INFO, logger="gptstudio.ui.workers.base")
+
+    def refused(_p, _c):
+        raise CorpusError("The corpus x.txt is empty.")
+
+    def broken(_p, _c):
+        raise KeyError("boom")
+
+    for job in (refused, broken):
+        place.start(TaskWorker(job))
+        qtbot.waitUntil(lambda: not place.busy, timeout=15_000)
+    assert place.shutdown(10_000)
+    assert failures.results[0] == "The corpus x.txt is empty."
+    refused_logs = [r for r in caplog.records if "empty" in r.getMessage()]
+    broken_logs = [r for r in caplog.records if "KeyError" in r.getMessage()]
+    assert refused_logs and all(r.levelno == logging.INFO and "Traceback" not in r.getMessage()
+                                for r in refused_logs)
+    assert broken_logs and broken_logs[0].levelno == logging.ERROR
+    assert "Traceback" in broken_logs[0].getMessage()

@@ -73,6 +73,9 @@ class Worker(QObject):
             result = self.work()
         except Cancelled:
             self.cancelled.emit()
+        except GPTStudioError as exc:  # a person's input was refused: the message says all
+            log.info("worker %s: %s", type(self).__name__, exc)
+            self.failed.emit(describe_error(exc))
         except Exception as exc:  # noqa: BLE001 - a worker must never die silently
             log.error("worker %s failed:\n%s", type(self).__name__, traceback.format_exc())
             self.failed.emit(describe_error(exc))
