@@ -142,3 +142,14 @@ def test_plots_follow_a_switch_to_the_dark_palette(window, qapp):
     finally:
         qapp.setPalette(before)
         window.apply_theme()
+
+
+def test_the_object_names_of_fields_are_unique(window):
+    from collections import Counter
+
+    from PySide6.QtWidgets import QWidget
+
+    names = Counter(w.objectName() for w in window.findChildren(QWidget)
+                    if w.objectName()[:1].islower()  # ours; Qt names its own parts in Caps
+                    and w.objectName().endswith(("Field", "Selector", "Button", "Spin")))
+    assert [name for name, n in names.items() if n > 1] == []

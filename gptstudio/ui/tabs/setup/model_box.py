@@ -117,6 +117,8 @@ class ModelBox(QGroupBox):
         self.lstm_fields = {k: _spin(m) for k, (_, _, m) in LSTM_INT_FIELDS.items()}
         lstm_form = FormGrid()
         for key, (label, tip, _) in LSTM_INT_FIELDS.items():
+            # Their own names: the GPT form has fields called n_layer, n_embd, block_size too.
+            self.lstm_fields[key].setObjectName(f"lstm_{key}Field")
             lstm_form.add_field(key, label, self.lstm_fields[key], tip)
         self.lstm_form = lstm_form
         self.stack = QStackedWidget()
