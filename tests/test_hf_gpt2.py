@@ -201,3 +201,19 @@ def test_unreadable_config_json(tmp_path: Path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="Cannot read the GPT-2 config"):
         import_hf_gpt2(tmp_path)
+
+
+def test_integer_weights_are_refused_not_cast_to_zeros(tmp_path: Path):
+    tensors = saved_hf_tensors(tmp_path)
+    tensors = {k: (t * 100).to(torch.int32) for k, t in tensors.items()}
+    save_file(tensors, tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="not floating point.*int32"):
+        import_hf_gpt2(tmp_path)
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path: Path):
+    tensors = saved_hf_tensors(tmp_path)
+    tensors["transformer.h.0.attn.c_attn.weight"][0, 0] = float("inf")
+    save_file(tensors, tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="not finite.*h.0.attn.c_attn.weight"):
+        import_hf_gpt2(tmp_path)

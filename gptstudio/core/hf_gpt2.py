@@ -126,6 +126,19 @@ def hf_to_state_dict(
                 f"This is not a GPT-2 checkpoint: it has no {needed!r} "
                 f"(first keys: {', '.join(sorted(tensors)[:4]) or 'none'})."
             )
+    not_float = sorted(k for k, t in hf.items() if not t.is_floating_point())
+    if not_float:  # int weights would be read as whole numbers: nothing a GPT-2 was trained as
+        raise CheckpointError(
+            f"The GPT-2 checkpoint holds weights that are not floating point "
+            f"({hf[not_float[0]].dtype}: {_first(not_float)}); weights must be float32, float16 "
+            "or bfloat16 (a quantized file cannot be imported)."
+        )
+    not_finite = sorted(k for k, t in hf.items() if not bool(torch.isfinite(t).all()))
+    if not_finite:
+        raise CheckpointError(
+            f"The GPT-2 checkpoint holds weights that are not finite (NaN or infinity in "
+            f"{_first(not_finite)}); it cannot be used."
+        )
     if hf_config is not None:
         _check_hf_config(hf_config)
     config = _infer_config(hf, hf_config or {})
