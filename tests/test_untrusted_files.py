@@ -68,3 +68,18 @@ def test_sizes_are_bounded_before_reading(tmp_path):
     small = tmp_path / "small.json"
     small.write_text(json.dumps({"a": 1}), encoding="utf-8")
     assert read_json_file(small, max_bytes=MB, what="a file") == {"a": 1}
+
+
+def test_a_read_only_run_folder_opens_and_samples_its_tokenizer(run, monkeypatch):
+    import pathlib
+
+    leftover = run.path / ".train_config.json.tmp-99999999-abcd1234"  # a dead writer's file
+    leftover.write_text("{}", encoding="utf-8")
+
+    def refuse(self, missing_ok=False):  # what unlink does in a read-only folder
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "unlink", refuse)
+    reopened = Run.open(run.path)  # the leftover stays; opening to read still works
+    assert reopened.load_tokenizer().vocab_size == run.load_tokenizer().vocab_size
+    assert leftover.exists()

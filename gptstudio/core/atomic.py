@@ -102,9 +102,12 @@ def clean_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
         match = _TEMP_FILE.match(entry.name) or _TEMP_DIR.match(entry.name)
         if match is None or pid_alive(int(match.group(1))):
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            continue  # a read-only folder (a run opened only to be read) keeps its leftovers
         removed.append(entry)
     return removed
