@@ -81,3 +81,32 @@ def test_the_cli_export_writes_a_folder_auto_tokenizer_reads(tmp_path, text):
     assert main(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "hf")]) == 0
     hf = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
     assert hf.encode("The fox, the well.") == tok.encode("The fox, the well.")
+
+
+def test_an_export_into_a_run_folder_is_refused_and_an_old_export_kept(tmp_path, text):
+    from gptstudio.cli import main
+    from gptstudio.core.corpora import Corpus
+    from gptstudio.core.pipeline import load_trained_model, prepare_new_training
+    from gptstudio.core.train import Run, TrainConfig
+
+    tok = BPETokenizer.train(text, 300)
+    config = TrainConfig(max_steps=2, batch_size=2, eval_interval=0, eval_iters=1,
+                         sample_interval=0, warmup_steps=1, precision="fp32", compile="off")
+    model = from_preset("nano", n_layer=1, n_head=2, n_embd=16, block_size=16)
+    run_dir = tmp_path / "run"
+    for _ in prepare_new_training(run_dir, Corpus("s", "s", text=text), tok, model,
+                                  config).trainer.events():
+        pass
+    for out in (run_dir, run_dir / "exported"):
+        assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 2
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        p.name for p in Run.open(run_dir).path.iterdir())  # nothing was written into the run
+    assert not (run_dir / "model.safetensors").exists()
+    out = tmp_path / "hf"
+    assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 0
+    assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 2  # no silent overwrite
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--force"]) == 0
+    # A run folder holding stray files (an export from before this check) still loads.
+    (run_dir / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    (run_dir / "config.json").write_text("{}", encoding="utf-8")
+    assert load_trained_model(run_dir)[0].path == run_dir

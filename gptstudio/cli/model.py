@@ -36,7 +36,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--run", required=True, help="run directory")
     exp.add_argument("--format", choices=("hf",), default="hf",
                      help="hf: Hugging Face GPT-2 layout (model.safetensors + config.json)")
-    exp.add_argument("--out", required=True, help="output directory")
+    exp.add_argument("--out", required=True,
+                     help="output directory (not inside a run folder)")
+    exp.add_argument("--force", action="store_true",
+                     help="replace an earlier export in --out")
     exp.set_defaults(handler=export)
 
     imp = sub.add_parser("import-gpt2", help="import Hugging Face GPT-2 weights into a new run")
@@ -86,7 +89,7 @@ def export(args: argparse.Namespace) -> int:
     from gptstudio.core.pipeline import load_trained_model
 
     _, model, tokenizer = load_trained_model(args.run)
-    out = export_hf_gpt2(model, args.out, tokenizer=tokenizer)
+    out = export_hf_gpt2(model, args.out, tokenizer=tokenizer, overwrite=args.force)
     print(f"exported to {out}")
     return 0
 

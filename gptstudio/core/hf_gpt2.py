@@ -232,18 +232,21 @@ def _our_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
 # -- export ----------------------------------------------------------------------------------------
 def export_hf_gpt2(
     model: GPT, out_dir: str | PathLike[str], *, eot_id: int | None = None,
-    tokenizer: Tokenizer | None = None,
+    tokenizer: Tokenizer | None = None, overwrite: bool = False,
 ) -> Path:
     """Write `model` as `out_dir/model.safetensors` + `config.json` in Hugging Face's layout.
 
     `eot_id` (the tokenizer's end-of-text id) becomes the config's bos/eos token. With a
     `tokenizer`, its `tokenizer.json` (+ config) and a `generation_config.json` are written too,
     so `AutoTokenizer` and `pipeline("text-generation")` work on the folder as they are.
+    CheckpointError for a folder inside a run folder (an export would mix with the run's own
+    files), and for one that already holds an export unless `overwrite`.
     """
     if not isinstance(model, GPT):
         raise ConfigError("Only GPT models can be exported to the GPT-2 layout (not an LSTM).")
     config = model.config
     out_dir = Path(out_dir)
+    check_export_folder(out_dir, overwrite=overwrite)
     if tokenizer is not None and eot_id is None:
         eot_id = tokenizer.eot_id
     tensors = to_hf_tensors(model)
@@ -265,6 +268,23 @@ def export_hf_gpt2(
     except OSError as exc:
         raise CheckpointError(f"Cannot write the GPT-2 export to {out_dir}: {exc}.") from None
     return out_dir
+
+
+def check_export_folder(out_dir: Path, *, overwrite: bool = False) -> None:
+    """Refuse to export into (or below) a run folder, or over an earlier export unless asked."""
+    from gptstudio.core.train.run import Run  # run.py names what makes a run folder
+
+    for folder in (out_dir, *out_dir.resolve().parents):
+        if Run.exists(folder):
+            raise CheckpointError(
+                f"{out_dir} is inside the run folder {folder}: an export there would mix with "
+                "the run's own files. Export to a folder of its own (e.g. exported/).")
+    names = (WEIGHTS_NAME, CONFIG_NAME, GENERATION_CONFIG_NAME, "tokenizer.json")
+    existing = [n for n in names if (out_dir / n).exists()]
+    if existing and not overwrite:
+        raise CheckpointError(
+            f"{out_dir} already holds {', '.join(existing)}: pass --force to replace them, or "
+            "export to another folder.")
 
 
 def to_hf_tensors(model: GPT) -> dict[str, torch.Tensor]:

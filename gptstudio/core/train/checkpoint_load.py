@@ -67,10 +67,12 @@ def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
 def _candidates(path: Path) -> list[Path]:
     """The checkpoint `path` names: itself, or a run's / `checkpoints/` folder's checkpoints
     newest first (those whose meta.json cannot be read included, so that they are reported)."""
+    from gptstudio.core.train.run import CHECKPOINTS_DIR, Run  # run.py names a run's parts
+
     own_files = (META_FILE, WEIGHTS_FILE, STATE_FILE)
-    if not path.is_dir() or _NAME.match(path.name) or any((path / f).exists() for f in own_files):
+    one = _NAME.match(path.name) or any((path / f).exists() for f in own_files)
+    if not path.is_dir() or (one and not Run.exists(path)):  # extra files leave a run a run
         return [path]  # meant as one checkpoint: read_checkpoint_info says what is wrong with it
-    from gptstudio.core.train.run import CHECKPOINTS_DIR  # run.py names the run folder's parts
 
     for folder in (path / CHECKPOINTS_DIR, path):
         named = [e for e in folder.iterdir() if _NAME.match(e.name) and e.is_dir()] \
