@@ -262,3 +262,26 @@ def test_broken_rank_files_raise_clear_errors(tmp_path, content, message):
 def test_missing_rank_file(tmp_path):
     with pytest.raises(TokenizerError, match="is missing"):
         TiktokenTokenizer.from_file(tmp_path / "nope.tiktoken")
+
+
+def test_a_rank_file_given_by_a_relative_path_is_found_from_any_folder(shared_data, tmp_path,
+                                                                          monkeypatch):
+    import shutil
+
+    from gptstudio.core.tokenizers import load_tokenizer
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(shared_data / "gpt2.tiktoken", work / "gpt2.tiktoken")
+    monkeypatch.chdir(work)
+    tok = TiktokenTokenizer.from_file("gpt2.tiktoken")  # relative, as typed on a command line
+    tok.save(tmp_path / "saved.json")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = load_tokenizer(tmp_path / "saved.json")
+    assert again.encode("Hello world") == tok.encode("Hello world")
+    assert again.fingerprint() == tok.fingerprint()
+    (work / "gpt2.tiktoken").rename(work / "moved.tiktoken")
+    with pytest.raises(TokenizerError, match=r"gpt2\.tiktoken, which is not there.*moved"):
+        load_tokenizer(tmp_path / "saved.json")

@@ -134,11 +134,18 @@ def _tiktoken_from_dict(saved: dict) -> TiktokenTokenizer:
     if "named" in source:
         tokenizer = TiktokenTokenizer.named(source["named"])
     else:
+        if not Path(source["file"]).exists():
+            raise TokenizerError(
+                f"it reads its ranks from the file {source['file']}, which is not there (was "
+                "it moved or deleted?): put the file back there to use this tokenizer.")
         tokenizer = TiktokenTokenizer.from_file(source["file"], pattern=saved["pattern"],
                                                 special_tokens=saved["special_tokens"])
         if tokenizer.source["sha256"] != source["sha256"]:
             raise TokenizerError(
                 f"the rank file {source['file']} has changed since this tokenizer was saved."
             )
+        # Keep the path as saved (one saved before paths were absolute may be relative): the
+        # saved form is what the tokenizer's fingerprint, and so the checkpoints, stand for.
+        tokenizer.source["file"] = source["file"]
     tokenizer.name = saved["name"]
     return tokenizer

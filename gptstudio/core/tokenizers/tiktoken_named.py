@@ -283,7 +283,8 @@ class TiktokenTokenizer(BPETokenizer):
         if special_tokens is None:
             special_tokens = {ENDOFTEXT: len(ranks)}
         label = f"{known} ({path.name})" if known else path.name
-        return cls(ranks=ranks, source={"file": str(path), "sha256": digest},
+        # The absolute path: a saved tokenizer (a run's) must find its ranks from any folder.
+        return cls(ranks=ranks, source={"file": str(path.resolve()), "sha256": digest},
                    pattern=pattern or "gpt2", special_tokens=special_tokens, name=label)
 
     @property
