@@ -56,7 +56,22 @@ def resolve_corpus(
         return load_corpus(path, name=key, source=spec)
     if spec.startswith(URL_PREFIXES):
         return load_corpus(download(spec, progress=progress, cancel=cancel), source=spec)
-    return load_corpus(Path(spec).expanduser(), source=spec)
+    return load_corpus(Path(spec).expanduser(), source=canonical_corpus_spec(spec))
+
+
+def canonical_corpus_spec(spec: str) -> str:
+    """`spec` as a run folder stores it: a path made absolute (so the run can be resumed from
+    any folder), anything else as it is.
+
+    >>> canonical_corpus_spec("builtin:fables")
+    'builtin:fables'
+    >>> canonical_corpus_spec("/data/../data/texts")
+    '/data/texts'
+    """
+    spec = spec.strip()
+    if spec.startswith((BUILTIN_PREFIX, DOWNLOAD_PREFIX, *URL_PREFIXES)):
+        return spec
+    return str(Path(spec).expanduser().resolve())
 
 
 def corpus_label(spec: str) -> str:
