@@ -58,6 +58,7 @@ def test_defaults_are_the_classic_cpu_run_and_round_trip_through_a_dict():
         ("compile", "yes", "compile must be one of"),
         ("sample_prompt", 3, "text"),
         ("lr_decay_steps", 0, "at least 1"),
+        ("seed", 2**64, "seed must be at most"),  # torch would fail later: "Overflow ..."
         ("max_nonfinite", 0, "at least 1"),
     ],
 )

@@ -94,6 +94,9 @@ class TrainConfig:
         for name in ("warmup_steps", "eval_interval", "sample_interval", "checkpoint_interval",
                      "seed"):
             _check_int(name, getattr(self, name), minimum=0)
+        if self.seed > MAX_SEED:  # torch's generators take 64 bits; ranks and evals add to it
+            raise ConfigError(f"seed must be at most {MAX_SEED:,} (2**62 - 1), got "
+                              f"{self.seed:,}.")
         if self.lr_decay_steps is not None:
             _check_int("lr_decay_steps", self.lr_decay_steps, minimum=1)
         check_learning_rate(self.learning_rate)
@@ -162,6 +165,7 @@ def _check_int(name: str, value: Any, *, minimum: int) -> None:
 
 
 MAX_LEARNING_RATE = 1.0  # far above any rate AdamW trains with: a bigger one is a typo
+MAX_SEED = 2**62 - 1
 
 
 def check_learning_rate(value: Any, name: str = "learning_rate") -> float:
