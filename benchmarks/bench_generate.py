@@ -1,29 +1,50 @@
-"""Benchmark: greedy decoding speed of our GPT (KV cache, no cache) vs `transformers.generate`.
+"""Benchmark: decoding speed of our GPT (KV cache, no cache, bf16) vs `transformers.generate`,
+the weights' read-bandwidth ceiling, first-token latency, and generation inside the app.
 
-The `gpt2` preset (124M parameters, random weights), batch 1, a 16-token prompt, 128 new tokens,
-greedy. Our model is exported to Hugging Face's layout in a temporary folder and loaded into
-`GPT2LMHeadModel`, so both sides run the very same weights; the script also checks that both
-produce the same tokens. Runs alternate between the contenders (this machine is shared and its
-timings are noisy) and the best of several rounds is reported, with ratios.
+1. fp32: the `gpt2` preset (124M parameters, random weights), batch 1, a 16-token prompt, 128 new
+   tokens, greedy. Our model is exported to Hugging Face's layout in a temporary folder and
+   loaded into `GPT2LMHeadModel`, so both sides run the very same weights; the script checks
+   that both produce the same tokens (the oracle). Target: >= 1.2x transformers' tokens/s.
+2. bf16: our bf16 inference copy (`core.inference_precision`) vs transformers with the same
+   model cast to bf16; how many greedy tokens agree with fp32. Target: >= 1.2x transformers.
+3. Ceiling: one vector-times-matrix product (GEMV) over every linear weight of each model, in the
+   layout and dtype decoding reads them (fp32, bf16), best of several passes: the bandwidth and
+   the tokens/s a decoder reading each weight once per token cannot beat. Target: bf16
+   decoding >= 80% of its ceiling.
+4. First token for `tiny` (char tokenizer on the fables): from the call to the first token, a
+   32-character prompt, median of 20. Target <= 100 ms.
+5. `--app` (default on): the real window, offscreen, generating with the Generate tab on a `tiny`
+   run vs the engine headless (`generate_app.py`). Targets: >= 0.9x headless tokens/s, GUI lag
+   p99 <= 30 ms.
+
+Runs alternate between the contenders (this machine is shared and its timings are noisy) and
+the best of several rounds is reported, with ratios.
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--rounds 5] [--new-tokens 128] [--threads N]
-Target: our KV-cache decoding >= 1.2x transformers' tokens/s.
+     [--no-app] [--app-rounds 4] [--app-tokens 1500]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from gptstudio.core.hf_gpt2 import export_hf_gpt2
-from gptstudio.core.model import build_model, from_preset
-from gptstudio.core.sampling import SamplingConfig, stream_tokens
-from gptstudio.core.tokenizers.tiktoken_named import TiktokenTokenizer
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gptstudio.core.generation import run_generation  # noqa: E402
+from gptstudio.core.hf_gpt2 import export_hf_gpt2  # noqa: E402
+from gptstudio.core.inference_precision import inference_model  # noqa: E402
+from gptstudio.core.model import build_model, from_preset  # noqa: E402
+from gptstudio.core.sampling import SamplingConfig, stream_tokens  # noqa: E402
+from gptstudio.core.tokenizers.tiktoken_named import TiktokenTokenizer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PROMPT_TOKENS = 16
@@ -57,6 +78,55 @@ def run_hf(hf_model, input_ids: torch.Tensor, new_tokens: int) -> tuple[float, l
     return time.perf_counter() - start, out[0, input_ids.shape[1]:].tolist()
 
 
+def linear_weights(model: nn.Module) -> list[torch.Tensor]:
+    """Every matrix a decoding step multiplies a vector by (blocks and LM head), as stored."""
+    return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def gemv_pass_seconds(weights: list[torch.Tensor], passes: int) -> float:
+    """Best time of one pass of x @ W.T over all `weights` (the decode-time kernel)."""
+    inputs = {(w.shape[1], w.dtype): torch.randn(1, w.shape[1]).to(w.dtype) for w in weights}
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(passes + 1):  # the first pass warms up
+            start = time.perf_counter()
+            for w in weights:
+                F.linear(inputs[(w.shape[1], w.dtype)], w)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def duel(name_a: str, a, name_b: str, b, rounds: int, n: int) -> dict[str, float]:
+    """Alternate a() and b() (each returns (seconds, ids)); print rounds, return best seconds
+    and the median of per-round ratios b/a (how much faster a is)."""
+    best = {name_a: float("inf"), name_b: float("inf")}
+    ratios, ids = [], {}
+    for r in range(rounds):
+        t_a, ids[name_a] = a()
+        t_b, ids[name_b] = b()
+        best[name_a], best[name_b] = min(best[name_a], t_a), min(best[name_b], t_b)
+        ratios.append(t_b / t_a)
+        print(f"  round {r + 1}: {name_a} {n / t_a:6.1f} tok/s   {name_b} {n / t_b:6.1f} tok/s"
+              f"   ratio {t_b / t_a:.2f}x", flush=True)
+    return {**best, "median_ratio": statistics.median(ratios), "ids": ids}
+
+
+def first_token_latency(repeats: int) -> list[float]:
+    """Seconds to the first token for `tiny` (char tokenizer on the fables, random weights)."""
+    from gptstudio.core.corpora import load_builtin
+    from gptstudio.core.tokenizers import CharTokenizer
+
+    text = load_builtin("fables").text
+    tokenizer = CharTokenizer.from_text(text)
+    torch.manual_seed(0)
+    model = build_model(from_preset("tiny", vocab_size=tokenizer.vocab_size)).eval()
+    prompt = text[:32]
+    config = SamplingConfig(max_new_tokens=1, seed=0)
+    run_generation(model, tokenizer, prompt, config)  # warm-up
+    return [run_generation(model, tokenizer, prompt, config).first_token_s
+            for _ in range(repeats)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -65,6 +135,10 @@ def main() -> None:
                         help="rounds for the (slow) no-cache decoding")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's choice, one per core)")
+    parser.add_argument("--gemv-passes", type=int, default=10)
+    parser.add_argument("--no-app", action="store_true", help="skip the in-app section")
+    parser.add_argument("--app-rounds", type=int, default=4)
+    parser.add_argument("--app-tokens", type=int, default=1500)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,51 +149,88 @@ def main() -> None:
     torch.manual_seed(0)
     tokenizer = TiktokenTokenizer.from_file(DATA / "gpt2.tiktoken")
     model = build_model(from_preset("gpt2", vocab_size=tokenizer.vocab_size)).eval()
+    half = inference_model(model, "bf16")
     prompt = make_prompt(tokenizer)
     input_ids = torch.tensor([tokenizer.encode(prompt)])
     with tempfile.TemporaryDirectory() as tmp:
         export_hf_gpt2(model, tmp)  # no eot: generation always runs the full length
         hf_model = transformers.GPT2LMHeadModel.from_pretrained(tmp).eval()
+    hf_half = _hf_copy_in_bf16(hf_model)
 
     n = args.new_tokens
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
           f"{torch.get_num_threads()} threads; gpt2 preset, 124M params (random weights), "
           f"batch 1, {PROMPT_TOKENS}-token prompt, {n} new tokens, greedy")
     # Warm-up: first calls allocate and pick kernels.
-    run_ours(model, tokenizer, prompt, 8, True)
-    run_hf(hf_model, input_ids, 8)
+    for m in (model, half):
+        run_ours(m, tokenizer, prompt, 8, True)
+    for m in (hf_model, hf_half):
+        run_hf(m, input_ids, 8)
 
-    best = {"ours (KV cache)": float("inf"), "transformers": float("inf"),
-            "ours (no cache)": float("inf")}
-    ratios = []
-    for r in range(args.rounds):
-        t_ours, ours_ids = run_ours(model, tokenizer, prompt, n, True)
-        t_hf, hf_ids = run_hf(hf_model, input_ids, n)
-        best["ours (KV cache)"] = min(best["ours (KV cache)"], t_ours)
-        best["transformers"] = min(best["transformers"], t_hf)
-        ratios.append(t_hf / t_ours)
-        print(f"round {r + 1}: ours {n / t_ours:6.1f} tok/s   transformers {n / t_hf:6.1f} tok/s"
-              f"   ratio {t_hf / t_ours:.2f}x", flush=True)
-    for _ in range(args.no_cache_rounds):
-        t_plain, plain_ids = run_ours(model, tokenizer, prompt, n, False)
-        best["ours (no cache)"] = min(best["ours (no cache)"], t_plain)
+    print("fp32:")
+    fp32 = duel("ours", lambda: run_ours(model, tokenizer, prompt, n, True),
+                "transformers", lambda: run_hf(hf_model, input_ids, n), args.rounds, n)
+    plain = [run_ours(model, tokenizer, prompt, n, False) for _ in range(args.no_cache_rounds)]
+    print("bf16:")
+    bf16 = duel("ours", lambda: run_ours(half, tokenizer, prompt, n, True),
+                "transformers", lambda: run_hf(hf_half, input_ids, n), args.rounds, n)
 
+    ours_ids, hf_ids = fp32["ids"]["ours"], fp32["ids"]["transformers"]
     same = sum(a == b for a, b in zip(ours_ids, hf_ids))
-    print(f"greedy tokens identical: ours vs transformers {same}/{n}", end="")
-    if args.no_cache_rounds:
-        same_plain = sum(a == b for a, b in zip(ours_ids, plain_ids))
-        print(f", cache vs no cache {same_plain}/{n}", end="")
-    print()
-    print(f"best of rounds    {'seconds':>9}{'tokens/s':>10}")
-    for name, seconds in best.items():
+    line = f"greedy tokens identical: ours vs transformers {same}/{n}"
+    if plain:
+        line += f", cache vs no cache {sum(a == b for a, b in zip(ours_ids, plain[0][1]))}/{n}"
+    print(line)
+    half_ids = bf16["ids"]["ours"]
+    first_diff = next((k for k, (a, b) in enumerate(zip(ours_ids, half_ids)) if a != b), n)
+    print(f"bf16 greedy vs fp32 greedy (random weights: many near-ties): {first_diff}/{n} "
+          f"identical before the first difference, "
+          f"{sum(a == b for a, b in zip(ours_ids, half_ids))}/{n} positions equal; ours bf16 vs "
+          f"transformers bf16 {sum(a == b for a, b in zip(half_ids, bf16['ids']['transformers']))}"
+          f"/{n}")
+
+    print(f"best of rounds          {'seconds':>9}{'tokens/s':>10}")
+    rows = [("fp32 ours (KV cache)", fp32["ours"]), ("fp32 transformers", fp32["transformers"]),
+            ("fp32 ours (no cache)", min((t for t, _ in plain), default=float("inf"))),
+            ("bf16 ours (KV cache)", bf16["ours"]), ("bf16 transformers", bf16["transformers"])]
+    for name, seconds in rows:
         if seconds < float("inf"):
-            print(f"{name:18}{seconds:9.2f}{n / seconds:10.1f}")
-    ratio = best["transformers"] / best["ours (KV cache)"]
-    print(f"ours (KV cache) / transformers: {ratio:.2f}x best-of-rounds, "
-          f"{statistics.median(ratios):.2f}x median of per-round ratios  (target >= 1.2x)")
-    if args.no_cache_rounds:
-        print(f"ours (KV cache) / ours (no cache): "
-              f"{best['ours (no cache)'] / best['ours (KV cache)']:.2f}x")
+            print(f"{name:24}{seconds:9.2f}{n / seconds:10.1f}")
+    for label, duel_result in (("fp32", fp32), ("bf16", bf16)):
+        ratio = duel_result["transformers"] / duel_result["ours"]
+        print(f"{label} ours / transformers: {ratio:.2f}x best-of-rounds, "
+              f"{duel_result['median_ratio']:.2f}x median of per-round ratios "
+              f"(target >= 1.2x)")
+    if plain:
+        print(f"fp32 ours (KV cache) / ours (no cache): "
+              f"{min(t for t, _ in plain) / fp32['ours']:.2f}x")
+
+    print("read-bandwidth ceiling (a GEMV over every linear weight, as decoding reads them):")
+    for label, m, decode_s in (("fp32", model, fp32["ours"]), ("bf16", half, bf16["ours"])):
+        weights = linear_weights(m)
+        size = sum(w.numel() * w.element_size() for w in weights)
+        seconds = gemv_pass_seconds(weights, args.gemv_passes)
+        target = "  (target >= 80%)" if label == "bf16" else ""
+        print(f"  {label}: {size / 1e6:.0f} MB in {seconds * 1e3:.1f} ms = "
+              f"{size / seconds / 1e9:.1f} GB/s, ceiling {1 / seconds:.1f} tokens/s; decoding "
+              f"{n / decode_s:.1f} tokens/s = {100 * seconds / (decode_s / n):.0f}% of it"
+              f"{target}")
+
+    latencies = first_token_latency(20)
+    print(f"first token, tiny preset (32-char prompt): median "
+          f"{1000 * statistics.median(latencies):.1f} ms, max {1000 * max(latencies):.1f} ms "
+          f"(target <= 100 ms)")
+    if not args.no_app:
+        from generate_app import bench_app  # benchmarks/generate_app.py
+
+        bench_app(args.app_rounds, args.app_tokens)
+
+
+def _hf_copy_in_bf16(hf_model):
+    """transformers' model with its weights cast to bf16 (the library's own bf16 path)."""
+    import copy
+
+    return copy.deepcopy(hf_model).to(torch.bfloat16).eval()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,51 @@ def wait_until(predicate, timeout_s: float) -> bool:
     return True
 
 
+def stage_attention(window) -> None:
+    """The probe prompt on the paused run's live weights, its sharpest head, a token chosen."""
+    tab = window.tab("attention")
+    prompt = tab.record.probe.text() or "The fox"
+    tab.controls.prompt.setText(prompt)
+    tab.ask(prompt)
+    wait_until(lambda: tab.shown is not None and prompt.startswith(
+        "".join(tab.shown.view.maps.tokens)[:8]), 60)
+    if tab.shown is not None:
+        sharpest = min(tab.shown.stats, key=lambda s: (s.entropy_norm != s.entropy_norm,
+                                                       s.entropy_norm))
+        tab.views.select_head(sharpest.layer, sharpest.head)
+        tab.views.select_position(len(tab.shown.labels) * 2 // 3)
+
+
+def stage_tokenizer(window) -> None:
+    """"Watch BPE learn": a BPE of 300 trained on the corpus, scrubbed back to 25 merges, on a
+    passage of the corpus and a line whose accented letters a small BPE splits into bytes."""
+    tab = window.tab("tokenizer")
+    tab.input.setPlainText(tab.text()[:520].rstrip() + "\n\nA café in Zürich: naïve, or not?")
+    tab.pages.setCurrentWidget(tab.bpe_page)
+    tab.bpe_page.vocab.setValue(300)
+    tab.bpe_page.train.click()
+    wait_until(lambda: tab.bpe_page.trained is not None, 120)
+    tab.bpe_page.slider.setValue(25)
+    wait_until(lambda: tab.view_is_current("merges"), 30)
+    tab.bpe_page.table.scrollToTop()
+
+
+def stage_generate(window) -> None:
+    """A seeded generation from the paused run's live weights: shaded tokens, and the next
+    token's bars with top-k cutting some of them."""
+    tab = window.tab("generate")
+    wait_until(lambda: tab.active is None, 30)
+    controls = tab.controls
+    controls.temperature.setValue(0.8)
+    controls.top_k.setValue(12)
+    controls.max_tokens.setValue(400)
+    controls.seed.setValue(42)
+    tab.generate_page.prompt.setPlainText("The fox looked into the well and")
+    tab.generate.start()
+    wait_until(lambda: tab.active is None, 120)
+    tab.redraw()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-import gptstudio.core.train.trainer as trainer_module
+import gptstudio.core.train.task as task_module
 from gptstudio.core.errors import ConfigError, DatasetError, TrainingError
 from gptstudio.core.model import build_model, from_preset
 from gptstudio.core.train import (
@@ -173,7 +173,7 @@ class FixedBatcher:
 
 def test_two_accumulated_micro_batches_equal_one_batch_twice_as_big(data, monkeypatch):
     tok, train, val = data
-    monkeypatch.setattr(trainer_module, "RandomBatcher", FixedBatcher)
+    monkeypatch.setattr(task_module, "RandomBatcher", FixedBatcher)  # the default batch source
     g = torch.Generator().manual_seed(0)
     FixedBatcher.rows = torch.randint(0, tok.vocab_size, (8, 17), generator=g)
     results = []

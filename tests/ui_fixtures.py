@@ -329,3 +329,44 @@ def show_history(w, h, max_steps: int) -> None:
 
 def show_tab(w, key: str) -> None:
     w.show_tab(key)
+
+
+# -- the Attention tab -------------------------------------------------------------------------
+def attention_tab(w):
+    return w.tab("attention")
+
+
+def attention_widget(w, name: str):
+    """A part of the Attention tab by objectName: attentionPrompt, attentionGrid,
+    attentionHeatmap, pinnedHeatmap, layerSelector, headSelector, nextTokenBars, tokenView,
+    headStatsTable, attentionStepSlider, attentionSource, idealTaskSelector, pinButton, ..."""
+    from PySide6.QtWidgets import QWidget
+
+    found = attention_tab(w).findChild(QWidget, name)
+    assert found is not None, name
+    return found
+
+
+def attention_shown(w):
+    """The view the Attention tab draws now (None before the first)."""
+    return attention_tab(w).shown
+
+
+def wait_attention(qtbot, w, check, timeout: int = 30_000) -> None:
+    """Wait until `check(shown)` holds for the Attention tab's view."""
+    qtbot.waitUntil(lambda: attention_shown(w) is not None and check(attention_shown(w)),
+                    timeout=timeout)
+
+
+def export_attention_png(w, what: str, path) -> bool:
+    """What File > Export attention heatmap / grid PNG… does; `what`: "heatmap" or "grid"."""
+    tab = attention_tab(w)
+    return (tab.export_heatmap_png if what == "heatmap" else tab.export_grid_png)(str(path))
+
+
+# -- the Tokenizer tab: its helpers live in ui_fixtures_tokenizer.py (this file's budget) --------
+from tests.ui_fixtures_tokenizer import *  # noqa: E402, F401, F403
+
+
+# -- the Generate tab: its helpers live in ui_fixtures_generate.py (this file's budget) ---------
+from tests.ui_fixtures_generate import *  # noqa: E402, F401, F403

@@ -5,9 +5,12 @@ sub-command drives `gptstudio.core` exactly as the app does. This package only p
 and prints: errors from the engine's hierarchy become a one-line message and exit code 2, never a
 traceback. One module per command group, each adding its own sub-commands to the parser:
 
-    app.py         app (and a bare PATH)        tokenizer.py   tokenizer train | encode
+    app.py         app (and a bare PATH)        tokenizer.py   tokenizer train|encode|compare
     train.py       train (new, --resume, --restart; Ctrl-C, SIGTERM, SIGUSR1)
     model.py       sample, eval, export, import-gpt2
+    generate.py    sample's options and output; score (per-token loss of a text)
+    attention.py   attention (a run's attention on a prompt: JSON or PNG)
+    finetune.py    finetune classify | instruct (full or LoRA), classify (label a text)
     progress.py    the training display         terminal.py    terminal or log file?
 
 Those modules import the engine inside their handlers, so `gptstudio --help` and the tokenizer
@@ -21,7 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from gptstudio import __version__
-from gptstudio.cli import app, model, tokenizer, train
+from gptstudio.cli import app, attention, finetune, generate, model, tokenizer, train
 
 PROG = "gptstudio"
 
@@ -61,7 +64,8 @@ def _make_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
-    for group in (app, tokenizer, train, model):  # the order `--help` lists them in
+    # The order `--help` lists them in.
+    for group in (app, tokenizer, train, model, generate, attention, finetune):
         group.add_commands(sub)
     return parser, tuple(sub.choices)
 

@@ -1,34 +1,33 @@
 """`gptstudio sample | eval | export | import-gpt2`: use a run once it holds weights.
 
-`sample` streams generated text to stdout; `eval` prints a run's loss, perplexity and bits per
-byte (or them as JSON); `export` writes Hugging Face GPT-2 files; `import-gpt2` makes a run from
-such files. The work is the engine's (`gptstudio.core.pipeline`, `sampling`, `hf_gpt2`): these
-handlers turn arguments into its calls and its results into lines. Left out: training (`train.py`).
+`sample` streams generated text to stdout (its options and output: `generate.py`); `eval`
+prints a run's loss, perplexity and bits per byte (or them as JSON); `export` writes Hugging
+Face GPT-2 files; `import-gpt2` makes a run from such files. The work is the engine's
+(`gptstudio.core.pipeline`, `sampling`, `hf_gpt2`): these handlers turn arguments into its calls
+and its results into lines. Left out: training (`train.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from gptstudio.cli import generate
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `sample`, `eval`, `export` and `import-gpt2`."""
     sample = sub.add_parser("sample", help="generate text from a trained run")
-    sample.add_argument("--run", required=True, help="run directory")
-    sample.add_argument("--prompt", default="", help="text to continue")
-    sample.add_argument("--max-new-tokens", type=int, default=200)
-    sample.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
-    sample.add_argument("--top-k", type=int, default=None)
-    sample.add_argument("--top-p", type=float, default=None)
-    sample.add_argument("--seed", type=int, default=None)
-    sample.set_defaults(handler=sample_text)
+    generate.add_sample_arguments(sample)  # its options and output live in generate.py
+    sample.set_defaults(handler=generate.sample_text)
 
     ev = sub.add_parser("eval", help="loss, perplexity and bits per byte of a run")
     ev.add_argument("--run", required=True, help="run directory")
     ev.add_argument("--corpus", default=None, help="evaluate on this corpus instead of the run's")
     ev.add_argument("--max-batches", type=int, default=50)
+    ev.add_argument("--stride", type=int, default=None,
+                    help="a full pass instead of --max-batches random batches: every window of "
+                         "the block size, one every STRIDE tokens, each token scored once")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.set_defaults(handler=evaluate)
 
@@ -50,36 +49,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(handler=import_gpt2)
 
 
-def sample_text(args: argparse.Namespace) -> int:
-    """`sample`: the run's continuation of the prompt, streamed token by token."""
-    from gptstudio.core.pipeline import load_trained_model
-    from gptstudio.core.sampling import SamplingConfig, stream_tokens
-
-    config = SamplingConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                            top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                            n_alternatives=0)
-    _, model, tokenizer = load_trained_model(args.run)
-    for event in stream_tokens(model, tokenizer, args.prompt, config):
-        sys.stdout.write(event.piece)
-        sys.stdout.flush()
-    sys.stdout.write("\n")
-    return 0
-
-
 def evaluate(args: argparse.Namespace) -> int:
     """`eval`: one line of figures, or a JSON object of them."""
     from gptstudio.core.corpora import resolve_corpus
     from gptstudio.core.pipeline import evaluate_run
 
     corpus = resolve_corpus(args.corpus) if args.corpus else None
-    result = evaluate_run(args.run, corpus=corpus, max_batches=args.max_batches)
+    result = evaluate_run(args.run, corpus=corpus, max_batches=args.max_batches,
+                          stride=args.stride)
+    full = {} if result.stride is None else {"stride": result.stride, "scored": result.n_scored}
     if args.json:
         print(json.dumps({"split": result.split, "loss": result.loss,
                           "perplexity": result.perplexity, "bits_per_byte": result.bits_per_byte,
-                          "tokens": result.n_tokens}))
+                          "tokens": result.n_tokens, **full}))
     else:
+        how = "" if not full else (f", full pass with stride {result.stride}: "
+                                   f"{result.n_scored:,} scored")
         print(f"{result.split}: loss {result.loss:.4f}  perplexity {result.perplexity:.2f}  "
-              f"bits/byte {result.bits_per_byte:.4f}  ({result.n_tokens:,} tokens)")
+              f"bits/byte {result.bits_per_byte:.4f}  ({result.n_tokens:,} tokens{how})")
     return 0
 
 

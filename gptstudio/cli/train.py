@@ -4,7 +4,8 @@ The model is chosen by a preset and `--set key=value` overrides (split here betw
 config and the TrainConfig), or taken whole from another run (`--init-from`). The engine does the
 rest (`gptstudio.core.pipeline`); this module shows its events (`progress.py`) and turns signals
 into the same requests the app makes through `TrainControl`: Ctrl-C and SIGTERM stop after the
-current step with a checkpoint, SIGUSR1 asks for a checkpoint and goes on.
+current step with a checkpoint, SIGUSR1 asks for a checkpoint and goes on. `--record-attention`
+adds the engine's attention recorder as a Trainer hook (`gptstudio.core.attention`).
 
 Signal handlers only note what was asked: the training loop passes it on to the control (and
 prints it) between events. So a handler never takes a lock or writes to a stream that the
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from gptstudio.cli.progress import TrainProgress
     from gptstudio.core.model import GPTConfig, LSTMConfig
     from gptstudio.core.pipeline import PreparedTraining
+    from gptstudio.core.tokenizers import Tokenizer
+    from gptstudio.core.train.trainer import Hook
     from gptstudio.core.train import TrainConfig, TrainControl
 
 _EPILOG = """\
@@ -69,6 +72,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--restart", action="store_true",
                        help="delete the run in --run-dir (if any) and start it over")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--record-attention", default=None, metavar="PROMPT",
+                       help="record the model's attention on PROMPT while it trains, into the "
+                            "run folder (replay it with `gptstudio attention --run DIR`)")
+    train.add_argument("--record-every", default="auto", metavar="N",
+                       help="record every N steps, or auto (default): every 10 steps or less "
+                            "often, so that recording takes under 2%% of the training time")
     train.set_defaults(handler=train_model)
 
 
@@ -89,7 +98,7 @@ def train_model(args: argparse.Namespace) -> int:
         if args.overrides:
             raise ConfigError("--set cannot change a run being resumed; start a new run instead.")
         prepared = prepare_resumed_training(args.run_dir, max_steps=args.max_steps,
-                                            control=control)
+                                            control=control, hooks=_resumed_recorder(args))
     else:
         check_new_run_dir(args.run_dir, restart=args.restart)  # before a tokenizer is trained
         prepared = _new_training(args, control)
@@ -169,7 +178,8 @@ def _new_training(args: argparse.Namespace, control: TrainControl) -> PreparedTr
         model_config = with_vocab(base.replace(**model_over), tokenizer)
     check_fits(model_config, train_config.batch_size)
     return prepare_new_training(args.run_dir, corpus, tokenizer, model_config, train_config,
-                                corpus_spec=args.corpus, restart=args.restart, control=control)
+                                corpus_spec=args.corpus, restart=args.restart, control=control,
+                                hooks=_recorder(args, model_config, tokenizer))
 
 
 def _training_from_weights(args: argparse.Namespace, control: TrainControl) -> PreparedTraining:
@@ -193,7 +203,41 @@ def _training_from_weights(args: argparse.Namespace, control: TrainControl) -> P
     check_fits(model_config, train_config.batch_size)
     return prepare_new_training(args.run_dir, resolve_corpus(args.corpus), tokenizer,
                                 model_config, train_config, corpus_spec=args.corpus,
-                                init_from=args.init_from, restart=args.restart, control=control)
+                                init_from=args.init_from, restart=args.restart, control=control,
+                                hooks=_recorder(args, model_config, tokenizer))
+
+
+def _recorder(args: argparse.Namespace, model_config: GPTConfig | LSTMConfig,
+              tokenizer: Tokenizer) -> tuple[Hook, ...]:
+    """The attention recorder `--record-attention` asks for (checked before anything is
+    written: an LSTM or a prompt the tokenizer cannot encode is refused), or none."""
+    from gptstudio.core.attention import AttentionRecorder, check_probe
+
+    if args.record_attention is None:
+        return ()
+    every = None if args.record_every == "auto" else _whole_number(args.record_every)
+    check_probe(model_config, tokenizer, args.record_attention)
+    return (AttentionRecorder(args.run_dir, args.record_attention, every),)
+
+
+def _resumed_recorder(args: argparse.Namespace) -> tuple[Hook, ...]:
+    from gptstudio.core.train import Run
+
+    if args.record_attention is None:
+        return ()
+    run = Run.open(args.run_dir)
+    return _recorder(args, run.model_config(), run.load_tokenizer())
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"--record-every takes a whole number of steps >= 1 or auto, not "
+                          f"{text!r}.")
+    return value
 
 
 # --- signals ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,8 +43,18 @@ from gptstudio.core.train import (
     load_checkpoint,
     save_checkpoint,
 )
-from gptstudio.core.train.evaluation import count_bytes, loss_report, token_byte_lengths
+from gptstudio.core.train.evaluation import (
+    FullPassProgress,
+    count_bytes,
+    full_pass_loss,
+    loss_report,
+    token_byte_lengths,
+)
 from gptstudio.core.train.trainer import Hook
+
+if TYPE_CHECKING:
+    from gptstudio.core.finetune.prepare import PreparedFinetune
+    from gptstudio.core.finetune.spec import FinetuneSpec
 
 ModelConfig = GPTConfig | LSTMConfig
 
@@ -129,7 +140,11 @@ def prepare_new_training(
         model = build_model(model_config)
     started_from = None
     if source is not None:  # names any model-config or tokenizer mismatch
-        loaded = load_checkpoint(source.path, model, tokenizer=tokenizer)
+        finetuned = bool(source.data_config.get("task"))
+        loaded = load_checkpoint(source.path, None if finetuned else model,
+                                 model_config=model_config.to_dict(), tokenizer=tokenizer)
+        if finetuned:  # a fine-tune's checkpoint holds more: take its plain GPT (LoRA merged)
+            model.load_state_dict(load_trained_model(source.path)[1].state_dict())
         started_from = {"run": str(source.path), "checkpoint": loaded.info.path.name,
                         "step": loaded.step}
     data_config = {
@@ -172,8 +187,14 @@ def prepare_resumed_training(
     The corpus is read again from where the run says it came from (or `corpus`, if given); it
     must be the same text, or the data position saved in the checkpoint would mean nothing.
     A run stopped before its first checkpoint cannot resume: the error says to restart it.
+    A fine-tune re-reads its own data file instead (`corpus` is not used).
     """
     run = Run.open(run_dir)
+    if run.data_config.get("task"):  # a fine-tune: its data file and model (finetune/prepare.py)
+        from gptstudio.core.finetune.prepare import prepare_resumed_finetune
+
+        return prepare_resumed_finetune(run_dir, max_steps=max_steps, train_config=train_config,
+                                        control=control, hooks=hooks)
     if run.latest_checkpoint() is None:  # checked before the (possibly long) tokenization
         raise CheckpointError(
             f"The run {run.path} holds no complete checkpoint to resume from (it was stopped "
@@ -219,6 +240,16 @@ def prepare_resumed_training(
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
 
 
+def prepare_finetune(run_dir: str | os.PathLike, base_run: str | os.PathLike, spec: FinetuneSpec,
+                     train_config: TrainConfig, **options: Any) -> PreparedFinetune:
+    """A new fine-tune of `base_run` as `spec` says ("classification" | "instructions", full or
+    LoRA), through the one Trainer; options: epochs, restart, control, hooks, cancel. See
+    `gptstudio.core.finetune.prepare`; resume it with `prepare_resumed_training`."""
+    from gptstudio.core.finetune.prepare import prepare_finetune as prepare
+
+    return prepare(run_dir, base_run, spec, train_config, **options)
+
+
 def init_source(run_dir: str | os.PathLike) -> tuple[ModelConfig, Tokenizer]:
     """The model config and tokenizer a new run must use to start from `run_dir`'s weights."""
     source = Run.open(run_dir)
@@ -226,8 +257,14 @@ def init_source(run_dir: str | os.PathLike) -> tuple[ModelConfig, Tokenizer]:
 
 
 def load_trained_model(run_dir: str | os.PathLike) -> tuple[Run, nn.Module, Tokenizer]:
-    """A run's model with the weights of its latest checkpoint (eval mode), and its tokenizer."""
+    """A run's model with the weights of its latest checkpoint (eval mode), and its tokenizer.
+    A fine-tune gives its language model: a plain GPT, any LoRA adapter merged, no head."""
     run = Run.open(run_dir)
+    if run.data_config.get("task"):
+        from gptstudio.core.finetune.prepare import load_finetuned
+
+        run, finetuned, tokenizer, _ = load_finetuned(run_dir)
+        return run, finetuned.language_model(), tokenizer
     tokenizer = run.load_tokenizer()
     model = build_model(run.model_config())
     if run.latest_checkpoint() is None:
@@ -245,6 +282,8 @@ class RunEvaluation:
     perplexity: float
     bits_per_byte: float
     n_tokens: int  # tokens in the text measured (the batches are drawn from them)
+    stride: int | None = None  # a full pass over every window (evaluate_run(stride=...))
+    n_scored: int | None = None  # ... which scored this many target tokens, each once
 
 
 def evaluate_run(
@@ -252,15 +291,27 @@ def evaluate_run(
     *,
     corpus: Corpus | None = None,
     max_batches: int = 50,
-    progress: Callable[[TokenizeProgress], None] | None = None,
+    stride: int | None = None,
+    progress: Callable[[TokenizeProgress | FullPassProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RunEvaluation:
     """The latest checkpoint's loss, perplexity and bits per byte on the run's validation split
     (the same split training used), or on all of `corpus` when given.
 
     At most `max_batches` seeded batches of the run's batch size are averaged, so the figure is
-    the same each time. An imported run has no corpus of its own: pass one.
+    the same each time. With `stride`, every window of the sliding-window dataset (a window of
+    block_size every `stride` tokens) is evaluated instead, each target token scored once
+    (`full_pass_loss`; `progress` then also gets `FullPassProgress`). An imported run has no
+    corpus of its own: pass one. A fine-tune without `corpus`: the loss on its validation
+    split (per example for a classifier, per response token for instructions).
     """
+    task = Run.open(run_dir).data_config.get("task")
+    if task and corpus is None:  # a fine-tune: the loss on its own validation split
+        from gptstudio.core.finetune.reports import finetune_val_loss
+
+        loss, n = finetune_val_loss(run_dir)
+        ppl = float(np.exp(loss)) if task == "instructions" else float("nan")
+        return RunEvaluation("val", loss, ppl, float("nan"), n)
     run, model, tokenizer = load_trained_model(run_dir)
     cfg = run.train_config
     if corpus is not None:
@@ -274,6 +325,13 @@ def evaluate_run(
         all_tokens = tokenize_corpus(resolve_corpus(spec), tokenizer, progress=progress,
                                      cancel=cancel)
         split, tokens = "val", split_tokens(all_tokens, cfg.val_fraction)[1]
+    if stride is not None:  # DatasetError if the text is shorter than one window
+        full = full_pass_loss(model, np.asarray(tokens), block_size=model.config.block_size,
+                              stride=stride, batch_size=cfg.batch_size,
+                              byte_lengths=token_byte_lengths(tokenizer), progress=progress,
+                              cancel=cancel)
+        return RunEvaluation(split, full.loss, full.perplexity, full.bits_per_byte,
+                             int(len(tokens)), full.stride, full.n_scored)
     # DatasetError (from the batcher) if the text is shorter than one window.
     loss = estimate_loss(model, tokens, block_size=model.config.block_size,
                          batch_size=cfg.batch_size, iters=max(1, max_batches), seed=cfg.seed)

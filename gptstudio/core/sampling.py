@@ -17,9 +17,12 @@ is full (block_size positions) it is reset and re-filled with the last three qua
 block (`REFILL_FRACTION`), which trades a little context for not re-reading the whole block on
 every token. The LSTM carries its hidden state instead. A prompt longer than block_size is
 cropped on the left. Generation stops at `max_new_tokens`, at the end-of-text token, at a stop
-string, or when `cancel` is set.
+string, or when `cancel` is set. The prompt is text, or token ids (to continue exactly where
+another generation was, e.g. a branch from a chosen alternative: `gptstudio.core.generation`).
 
-Left out: batches of prompts, beam search, repetition penalties.
+Left out: batches of prompts, beam search, repetition penalties; what a generation's text,
+stop reason and timings are (`generation.py`); the distribution shown before sampling
+(`next_token.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import torch
 
 from gptstudio.core.errors import ConfigError
+from gptstudio.core.model.kv_cache import KVCache
 from gptstudio.core.model.lstm import LSTMLanguageModel
 
 # After a full cache, re-read this fraction of block_size: the rest of the block is room for
@@ -158,7 +162,7 @@ class _ContextReader:
         self.ids = list(prompt_ids)
         window = self.ids[-self.block_size:]
         if self.mode == "kv_cache":
-            self.cache = self.model.new_kv_cache(batch_size=1)
+            self.cache = _new_cache(self.model)
             return self._forward(window, kv_cache=self.cache).logits[0, -1]
         if self.mode == "state":
             out = self._forward(window)
@@ -184,9 +188,27 @@ class _ContextReader:
         return self._forward(self.ids[-self.block_size:]).logits[0, -1]
 
 
-def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
-    # The person typing a prompt may mean "<|endoftext|>" as the separator, so allow specials.
-    ids = tokenizer.encode(prompt, allowed_special="all")
+def _new_cache(model: torch.nn.Module) -> KVCache:
+    """The model's KV cache; in fp32 for a bf16 model on the CPU, whose attention runs in fp32
+    anyway (model/attention.py): stored as bf16, every past key and value would be cast back
+    to fp32 for every new token."""
+    weight = next(model.parameters())
+    if weight.dtype == torch.bfloat16 and weight.device.type == "cpu":
+        cfg = model.config
+        return KVCache(cfg.n_layer, 1, cfg.n_head, cfg.block_size, cfg.head_dim,
+                       dtype=torch.float32, device=weight.device)
+    return model.new_kv_cache(batch_size=1)
+
+
+def prompt_ids(tokenizer: Any, prompt: str | Sequence[int]) -> list[int]:
+    """The token ids generation starts from: `prompt` encoded (or as given, when it is ids);
+    an empty prompt is the end-of-text token alone (a fresh document). ConfigError when it is
+    empty and the tokenizer has no end-of-text token."""
+    if isinstance(prompt, str):
+        # The person typing a prompt may mean "<|endoftext|>" as the separator: allow specials.
+        ids = tokenizer.encode(prompt, allowed_special="all")
+    else:
+        ids = [int(i) for i in prompt]
     if not ids:
         if tokenizer.eot_id is None:
             raise ConfigError(
@@ -199,7 +221,7 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
 def stream_tokens(
     model: torch.nn.Module,
     tokenizer: Any,
-    prompt: str,
+    prompt: str | Sequence[int],
     config: SamplingConfig,
     cancel: threading.Event | None = None,
 ) -> Iterator[TokenEvent]:
@@ -208,9 +230,10 @@ def stream_tokens(
     The end-of-text token, when it stops generation, is not yielded. The token that completes a
     stop string is yielded (its text is already on screen by then), and generation stops.
     Setting `cancel` stops quietly before the next token. The model is put in eval mode while
-    the generator runs and back in its previous mode when it ends or is closed.
+    the generator runs and back in its previous mode when it ends or is closed. `prompt` as
+    token ids is used as given (see the module docstring).
     """
-    ids = _prompt_ids(tokenizer, prompt)
+    ids = prompt_ids(tokenizer, prompt)
     if config.max_new_tokens == 0:
         return
     generator = torch.Generator(device=next(model.parameters()).device)
@@ -219,6 +242,10 @@ def stream_tokens(
     else:
         generator.manual_seed(config.seed)
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    if not isinstance(prompt, str):
+        # Ids may end inside a character (a branch taken mid-character): read the prompt's
+        # bytes first, so the first new piece completes that character.
+        utf8.decode(b"".join(tokenizer.token_bytes(i) for i in ids[-8:]))
     longest_stop = max((len(s) for s in config.stop_strings), default=0)
     text = ""
     was_training = model.training
@@ -267,9 +294,21 @@ def _alternatives(
     )
 
 
-def generate(model: torch.nn.Module, tokenizer: Any, prompt: str, config: SamplingConfig) -> str:
+def cut_at_stop(text: str, stop_strings: Sequence[str]) -> tuple[str, str | None]:
+    """`text` cut just before the first stop string in it, and that string (None if none).
+
+    >>> cut_at_stop("Hello.\\n\\nBye", ["\\n\\n", "Bye"])
+    ('Hello.', '\\n\\n')
+    """
+    cuts = [(text.find(stop), stop) for stop in stop_strings if stop in text]
+    if not cuts:
+        return text, None
+    position, stop = min(cuts)
+    return text[:position], stop
+
+
+def generate(model: torch.nn.Module, tokenizer: Any, prompt: str | Sequence[int],
+             config: SamplingConfig) -> str:
     """The generated text (without the prompt), cut just before the first stop string."""
     ids = [event.id for event in stream_tokens(model, tokenizer, prompt, config)]
-    text = tokenizer.decode(ids)
-    cuts = [text.find(stop) for stop in config.stop_strings if stop in text]
-    return text[: min(cuts)] if cuts else text
+    return cut_at_stop(tokenizer.decode(ids), config.stop_strings)[0]

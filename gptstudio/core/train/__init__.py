@@ -2,8 +2,8 @@
 
 Import from here: `from gptstudio.core.train import Trainer, TrainConfig, Run, load_checkpoint`.
 Files, bottom-up: config -> schedule -> optimizer -> control -> events -> precision ->
-evaluation -> samples -> atomic -> checkpoint -> state -> distributed -> run -> serving ->
-trainer.
+evaluation -> samples -> atomic -> checkpoint -> state -> task -> distributed -> run ->
+serving -> trainer.
 
 A typical run:
 
@@ -46,6 +46,7 @@ from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import Requests, TrainControl
 from gptstudio.core.train.evaluation import SplitEvaluator, SplitLoss, estimate_loss
 from gptstudio.core.train.events import (
+    AccuracyEvent,
     AttentionEvent,
     CheckpointEvent,
     EvalEvent,
@@ -63,14 +64,24 @@ from gptstudio.core.train.precision import has_fast_bf16, resolve_compile, resol
 from gptstudio.core.train.run import Run, read_metrics
 from gptstudio.core.train.schedule import learning_rate_at
 from gptstudio.core.train.state import DataPosition, ResumeState
+from gptstudio.core.train.task import (
+    BatchSource,
+    Evaluator,
+    TrainTask,
+    language_model_task,
+    next_token_loss,
+)
 from gptstudio.core.train.trainer import Trainer
 
 __all__ = [
+    "AccuracyEvent",
     "AttentionEvent",
+    "BatchSource",
     "CheckpointEvent",
     "CheckpointInfo",
     "DataPosition",
     "EvalEvent",
+    "Evaluator",
     "LoadedCheckpoint",
     "Requests",
     "ResumeState",
@@ -83,6 +94,7 @@ __all__ = [
     "TrainConfig",
     "TrainControl",
     "TrainEvent",
+    "TrainTask",
     "Trainer",
     "WarningEvent",
     "WeightsEvent",
@@ -96,9 +108,11 @@ __all__ = [
     "event_to_dict",
     "has_fast_bf16",
     "latest_checkpoint",
+    "language_model_task",
     "learning_rate_at",
     "list_checkpoints",
     "load_checkpoint",
+    "next_token_loss",
     "param_groups",
     "prune_checkpoints",
     "read_checkpoint_info",

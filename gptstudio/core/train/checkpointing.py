@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from gptstudio.core.data import RandomBatcher
 from gptstudio.core.errors import CheckpointError, DatasetError, TrainingError
 from gptstudio.core.train.checkpoint import save_checkpoint
 from gptstudio.core.train.checkpoint_load import LoadedCheckpoint
@@ -24,6 +23,7 @@ from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.distributed import resumed_seed
 from gptstudio.core.train.events import CheckpointEvent, TrainEvent
 from gptstudio.core.train.state import ResumeState
+from gptstudio.core.train.task import BatchSource, TrainTask
 
 if TYPE_CHECKING:
     from gptstudio.core.tokenizers import Tokenizer
@@ -40,9 +40,9 @@ class CheckpointingMixin:
     run: Run | None
     rank: int
     world_size: int
-    block_size: int
     optimizer: torch.optim.Optimizer
-    batcher: RandomBatcher
+    task: TrainTask
+    batcher: BatchSource
     step: int
     tokens_seen: int
     elapsed: float
@@ -77,6 +77,8 @@ class CheckpointingMixin:
             val_loss=self._val_loss_now(), keep_last=self.config.keep_last,
         )
         self._saved_step, self._saved_path = self.step, str(info.path)
+        if self.task.on_checkpoint is not None:
+            self.task.on_checkpoint(info)
         best = self.run.best_checkpoint()
         return self._emit(CheckpointEvent(step=self.step, path=str(info.path),
                                           best=best is not None and best.path == info.path))
@@ -110,8 +112,9 @@ class CheckpointingMixin:
                 self._start_rng = state.rng
             else:  # only rank 0's position is saved
                 seed = resumed_seed(self.config.seed, self.rank, self.step)
-                self.batcher = RandomBatcher(self.batcher.tokens, self.block_size,
-                                             self.config.batch_size, seed=seed)
+                if self.task.reseed is None:
+                    raise TrainingError("This training task runs on one process only.")
+                self.batcher = self.task.reseed(seed)
                 self._start_rng = torch.Generator().manual_seed(seed).get_state()
         except (KeyError, TypeError, ValueError, DatasetError) as exc:
             raise CheckpointError(f"The checkpoint's training state cannot be resumed here: "

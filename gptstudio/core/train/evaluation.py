@@ -9,12 +9,20 @@ the global random state that training uses.
 Bits per byte turn a loss per token into a number comparable across tokenizers (see
 `gptstudio.core.data.metrics`); the bytes a split stands for are counted from the tokenizer's
 bytes of each id. `SplitEvaluator` puts it together for the trainer and the CLI's `eval`.
+
+`full_pass_loss` is the exact alternative: it walks *every* window of the sliding-window dataset
+(windows every `stride` tokens) and scores each target token once. With stride < block_size
+windows overlap; a window then scores only the targets the previous one did not (its last
+`stride`), so every token but those of the first window is predicted with at least
+block_size - stride tokens of context: a smaller stride costs more forward passes and gives a
+loss closer to what the model does with a full context.
 Left out: when to evaluate (`trainer.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -24,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gptstudio.core.data import RandomBatcher, bits_per_byte, perplexity
-from gptstudio.core.errors import DatasetError
+from gptstudio.core.data import RandomBatcher, SlidingWindowDataset, bits_per_byte, perplexity
+from gptstudio.core.errors import Cancelled, DatasetError
 
 
 def token_byte_lengths(tokenizer: Any) -> np.ndarray:
@@ -146,3 +154,86 @@ class SplitEvaluator:
                                  autocast=self.autocast)
             results[name] = SplitLoss(loss, *loss_report(loss, len(tokens), self._n_bytes[name]))
         return results
+
+    def events(self, step: int) -> tuple:
+        """Nothing besides the losses: the trainer's `Evaluator` seam (see task.py)."""
+        return ()
+
+
+@dataclass(frozen=True)
+class FullPassProgress:
+    """How far a full-pass evaluation is, in windows."""
+
+    done_windows: int
+    total_windows: int
+
+
+@dataclass(frozen=True)
+class FullPassLoss:
+    """A model's mean loss over every target token of a row, each scored once."""
+
+    loss: float  # nats per scored token
+    n_scored: int  # target tokens scored
+    n_windows: int
+    n_bytes: int  # bytes of the scored tokens (0 when no byte lengths were given)
+    stride: int
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity(self.loss)
+
+    @property
+    def bits_per_byte(self) -> float:
+        return loss_report(self.loss, self.n_scored, self.n_bytes)[1]
+
+
+@torch.no_grad()
+def full_pass_loss(
+    model: nn.Module,
+    tokens: np.ndarray,
+    *,
+    block_size: int,
+    stride: int | None = None,
+    batch_size: int = 8,
+    byte_lengths: np.ndarray | None = None,
+    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    progress: Callable[[FullPassProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> FullPassLoss:
+    """Mean cross-entropy over all windows of `SlidingWindowDataset(tokens, block_size, stride)`
+    (see the module docstring); `byte_lengths` (`token_byte_lengths`) gives bits per byte.
+
+    `progress` gets a `FullPassProgress` after each batch; `cancel` stops between batches with
+    `Cancelled`. DatasetError if the row is shorter than one window.
+    """
+    dataset = SlidingWindowDataset(tokens, block_size, stride)
+    n_windows, fresh = len(dataset), min(dataset.stride, block_size)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_nats, n_scored, n_bytes = 0.0, 0, 0
+    try:
+        with torch.random.fork_rng(devices=[]):
+            for first in range(0, n_windows, max(1, batch_size)):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"The evaluation was cancelled after {first:,} of "
+                                    f"{n_windows:,} windows.")
+                indices = range(first, min(n_windows, first + max(1, batch_size)))
+                pairs = [dataset[i] for i in indices]
+                x = torch.stack([p[0] for p in pairs])
+                y = torch.stack([p[1] for p in pairs])  # (B, T), a fresh copy
+                for row, index in enumerate(indices):
+                    if index > 0:  # the previous window scored these targets already
+                        y[row, : block_size - fresh] = -1
+                scored = y[y >= 0]
+                with autocast():
+                    loss = model(x.to(device), y.to(device)).loss.float().item()
+                total_nats += loss * len(scored)
+                n_scored += len(scored)
+                if byte_lengths is not None:
+                    n_bytes += int(byte_lengths[scored.numpy()].sum())
+                if progress is not None:
+                    progress(FullPassProgress(indices.stop, n_windows))
+    finally:
+        model.train(was_training)
+    return FullPassLoss(total_nats / n_scored, n_scored, n_windows, n_bytes, dataset.stride)

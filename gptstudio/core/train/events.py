@@ -63,6 +63,25 @@ class EvalEvent:
 
 
 @dataclass(frozen=True)
+class AccuracyEvent:
+    """A classifier's accuracy on each split at an evaluation (NaN for a split not measured),
+    and its confusion matrix on the validation split: `confusion[i][j]` counts the examples
+    of class `labels[i]` predicted as `labels[j]`. Logged right after that step's EvalEvent."""
+
+    step: int
+    labels: tuple[str, ...]
+    train_accuracy: float
+    val_accuracy: float
+    test_accuracy: float
+    confusion: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:  # read back from JSON as lists: keep it hashable
+        object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "confusion", tuple(tuple(int(n) for n in row)
+                                                    for row in self.confusion))
+
+
+@dataclass(frozen=True)
 class SampleEvent:
     """Text generated from the fixed prompt with a fixed seed, to read progress by eye."""
 
@@ -114,12 +133,13 @@ class AttentionEvent:
 
 
 TrainEvent = Union[StepEvent, EvalEvent, SampleEvent, CheckpointEvent, StatusEvent, WarningEvent,
-                   WeightsEvent, AttentionEvent]
+                   WeightsEvent, AttentionEvent, AccuracyEvent]
 
 # The kinds written to metrics.jsonl (Weights and Attention events are not: see the top).
 EVENT_KINDS: dict[str, type] = {
     "step": StepEvent,
     "eval": EvalEvent,
+    "accuracy": AccuracyEvent,
     "sample": SampleEvent,
     "checkpoint": CheckpointEvent,
     "status": StatusEvent,

@@ -8,6 +8,10 @@
       tokenizer.json       the tokenizer, so the run can be sampled without the corpus
       metrics.jsonl        one event per line (steps, evals, samples, checkpoints, status)
       checkpoints/         step-00000500/ ... (see checkpoint.py)
+      adapter.safetensors  a LoRA fine-tune only: the adapter of the latest checkpoint, alone
+      responses.json       an instruction fine-tune: held-out responses beside the references
+      attention/           step-00000500.safetensors ...: attention on a probe prompt, recorded
+                           while training (optional; see gptstudio/core/attention/record.py)
 
 Every file except metrics.jsonl is written atomically. metrics.jsonl is appended to and flushed
 after each line, so the app or a notebook can read it while training runs; a process killed
@@ -56,10 +60,14 @@ TOKENIZER_FILE = "gptstudio-tokenizer.json"
 OLD_TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
+ATTENTION_DIR = "attention"
+ADAPTER_FILE = "adapter.safetensors"
+RESPONSES_FILE = "responses.json"
 CONFIG_FILE_LIMIT = 16 * MB  # a run's JSON files hold configs: a few KB
 # Everything a run folder's own: what `Run.delete` removes (checkpoints first, run.json last).
-_OWN_NAMES = (CHECKPOINTS_DIR, METRICS_FILE, TOKENIZER_FILE, OLD_TOKENIZER_FILE, DATA_CONFIG_FILE,
-              TRAIN_CONFIG_FILE, MODEL_CONFIG_FILE, RUN_FILE)
+_OWN_NAMES = (CHECKPOINTS_DIR, ATTENTION_DIR, ADAPTER_FILE, RESPONSES_FILE, METRICS_FILE,
+              TOKENIZER_FILE, OLD_TOKENIZER_FILE, DATA_CONFIG_FILE, TRAIN_CONFIG_FILE,
+              MODEL_CONFIG_FILE, RUN_FILE)
 
 
 class Run:
@@ -216,6 +224,21 @@ class Run:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / CHECKPOINTS_DIR
+
+    @property
+    def adapter_path(self) -> Path:
+        """A LoRA fine-tune's adapter (safetensors), rewritten at each checkpoint."""
+        return self.path / ADAPTER_FILE
+
+    @property
+    def responses_path(self) -> Path:
+        """An instruction fine-tune's held-out responses and their scores (JSON)."""
+        return self.path / RESPONSES_FILE
+
+    @property
+    def attention_dir(self) -> Path:
+        """Attention recorded during training (made by the first record; may not exist)."""
+        return self.path / ATTENTION_DIR
 
     @property
     def tokenizer_path(self) -> Path:

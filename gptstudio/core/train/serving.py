@@ -103,7 +103,11 @@ class RequestServer:
         # this generator is suspended must not happen inside the fork.
         with torch.random.fork_rng(devices=[]):
             if requests.weights:
-                answers.append(WeightsEvent(step, snapshot_weights(self.model, step)))
+                # A fine-tune's model shows its plain GPT (LoRA merged, no head): what a
+                # snapshot rebuilds and the app samples from.
+                view = getattr(self.model, "language_model", None)
+                model = view() if view is not None else self.model
+                answers.append(WeightsEvent(step, snapshot_weights(model, step)))
             for prompt in requests.attention_prompts:
                 try:
                     maps = attention_maps(self.model, self.tokenizer, prompt, step=step)

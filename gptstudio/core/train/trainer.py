@@ -9,11 +9,14 @@ One optimizer step:
    would poison the weights and Adam's moments for good), the gradients are dropped; after
    `max_nonfinite` such steps in a row the run fails with a clear message;
 5. otherwise `optimizer.step()`; then the hooks run and a `StepEvent` is yielded.
-Every `eval_interval` steps: an `EvalEvent`; every `sample_interval`: a `SampleEvent`; every
-`checkpoint_interval` (with a run folder): a checkpoint. A new run with a run folder also saves
-step 0 before its first step, so a run killed early can still be resumed. Before each step and
-between micro-batches the `TrainControl` is asked whether to pause or stop, so a stop is never
-half a step. A run ends with a checkpoint of its last step, unless `control.stop(save=False)`
+What a step learns from and how it is scored are the run's `TrainTask` (task.py): a batch source
+and a loss function (pretraining: random windows of the token stream, `forward(x, y).loss`;
+fine-tunes bring their own), and the evaluator. Every `eval_interval` steps: an `EvalEvent` (and
+any events the evaluator adds, e.g. a classifier's accuracy); every `sample_interval`: a
+`SampleEvent`; every `checkpoint_interval` (with a run folder): a checkpoint. A new run with a
+run folder also saves step 0 before its first step (and evaluates then if its task asks), so a
+run killed early can still be resumed. Before each step and between micro-batches the
+`TrainControl` is asked whether to pause or stop, so a stop is never half a step. A run ends with a checkpoint of its last step, unless `control.stop(save=False)`
 asked to end without it. Requests from other threads (a checkpoint now, weight snapshots,
 attention maps) are answered after each step and while paused, by `serving.RequestServer`.
 
@@ -23,7 +26,7 @@ Exact resume (a checkpoint holds everything as of the last completed step) is th
 Distributed training (later, under torchrun): `rank` and `world_size` select per-rank data seeds;
 only rank 0 writes metrics and checkpoints; a model wrapped in DDP skips gradient sync on all but
 the last micro-batch. Nothing here is global. Left out: the pieces this uses (schedule, optimizer,
-evaluation, precision, checkpoint, checkpointing, run and serving modules).
+evaluation, precision, checkpoint, checkpointing, task, run and serving modules).
 """
 
 from __future__ import annotations
@@ -39,15 +42,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from gptstudio.core.data import RandomBatcher
 from gptstudio.core.errors import TrainingError
-from gptstudio.core.model import ModelOutput
 from gptstudio.core.train.checkpoint_load import LoadedCheckpoint
 from gptstudio.core.train.checkpointing import CheckpointingMixin
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
 from gptstudio.core.train.distributed import rank_and_world_size
-from gptstudio.core.train.evaluation import SplitEvaluator
 from gptstudio.core.train.events import (
     EvalEvent,
     SampleEvent,
@@ -62,6 +62,7 @@ from gptstudio.core.train.samples import check_sample_prompt, sample_text
 from gptstudio.core.train.schedule import learning_rate_at
 from gptstudio.core.train.serving import RequestServer
 from gptstudio.core.train.state import DataPosition
+from gptstudio.core.train.task import TrainTask, language_model_task
 
 if TYPE_CHECKING:
     from gptstudio.core.tokenizers import Tokenizer
@@ -78,10 +79,12 @@ class _StepResult:
     lr: float
     seconds: float
     applied: bool
+    tokens: int  # input tokens of the step's micro-batches (padding included)
 
 
 class Trainer(CheckpointingMixin):
-    """Trains `model` on `train_tokens`; iterate `events()` to run it (see the module docstring).
+    """Trains `model` on `train_tokens`, or on a `task`'s batches (then the tokens are None);
+    iterate `events()` to run it (see the module docstring).
 
     `start_state`: a `LoadedCheckpoint` (or its `train_state`) to resume from; its weights must
     already be in `model` (`load_checkpoint(path, model)` does that). `control` pauses, stops and
@@ -94,8 +97,8 @@ class Trainer(CheckpointingMixin):
         self,
         model: nn.Module,
         tokenizer: Tokenizer,
-        train_tokens: np.ndarray,
-        val_tokens: np.ndarray,
+        train_tokens: np.ndarray | None,
+        val_tokens: np.ndarray | None,
         config: TrainConfig,
         *,
         run: Run | None = None,
@@ -104,6 +107,7 @@ class Trainer(CheckpointingMixin):
         start_state: LoadedCheckpoint | dict[str, Any] | None = None,
         rank: int | None = None,
         world_size: int | None = None,
+        task: TrainTask | None = None,
     ) -> None:
         self.model = getattr(model, "module", model)  # unwrapped: what is saved and sampled
         self._train_model = model  # possibly DDP-wrapped: what is trained
@@ -123,14 +127,18 @@ class Trainer(CheckpointingMixin):
             betas=(config.beta1, config.beta2),
             flat=model is self.model,  # DDP keeps gradients in buckets of its own
         )
-        # Each rank draws its own windows; the checkpointed position is rank 0's.
-        self.batcher = RandomBatcher(train_tokens, self.block_size, config.batch_size,
-                                     seed=config.seed + self.rank)
-        self.evaluator = SplitEvaluator(
-            tokenizer, {"train": train_tokens, "val": val_tokens}, block_size=self.block_size,
-            batch_size=config.batch_size, iters=config.eval_iters,
-            seed=config.seed + EVAL_SEED_OFFSET + self.rank, autocast=self._autocast,
-        )
+        if task is None:
+            if train_tokens is None or val_tokens is None:
+                raise TrainingError("A Trainer needs train and val tokens, or a task.")
+            # Each rank draws its own windows; the checkpointed position is rank 0's.
+            task = language_model_task(
+                tokenizer, train_tokens, val_tokens, block_size=self.block_size,
+                batch_size=config.batch_size, eval_iters=config.eval_iters,
+                seed=config.seed + self.rank, eval_seed=config.seed + EVAL_SEED_OFFSET + self.rank,
+                autocast=self._autocast)
+        self.task = task
+        self.batcher = task.batches
+        self.evaluator = task.evaluator
         if config.sample_interval and self.rank == 0:
             check_sample_prompt(tokenizer, config.sample_prompt)
 
@@ -151,11 +159,6 @@ class Trainer(CheckpointingMixin):
         saves = run is not None and self.rank == 0  # only rank 0 writes checkpoints
         self.serving = RequestServer(self.model, tokenizer, self.control, emit=self._emit,
                                      save=self.save_checkpoint if saves else None)
-
-    @property
-    def tokens_per_step(self) -> int:
-        """Tokens one optimizer step consumes on this rank."""
-        return self.config.batch_size * self.config.grad_accum * self.block_size
 
     @property
     def peak_lr(self) -> float:
@@ -209,6 +212,8 @@ class Trainer(CheckpointingMixin):
             # Step 0, saved after seeding: a run killed before its first scheduled checkpoint
             # resumes from here exactly as if it had never stopped.
             yield from self._checkpoint()
+            if self.task.evaluate_at_start:  # a fine-tune's "before" figures
+                yield from self._evaluation()
         nonfinite_in_row, avg_step_time = 0, None
         while self.step < cfg.max_steps:
             while self.control.paused:
@@ -224,7 +229,7 @@ class Trainer(CheckpointingMixin):
                     continue
                 break  # stopped between micro-batches
             self.step += 1
-            self.tokens_seen += self.tokens_per_step * self.world_size
+            self.tokens_seen += result.tokens * self.world_size
             self.elapsed += result.seconds
             avg_step_time = result.seconds if avg_step_time is None else \
                 0.9 * avg_step_time + 0.1 * result.seconds
@@ -236,7 +241,7 @@ class Trainer(CheckpointingMixin):
             self._run_hooks()
             yield self._emit(StepEvent(
                 step=self.step, loss=result.loss, lr=result.lr, grad_norm=result.grad_norm,
-                tokens_per_sec=self.tokens_per_step * self.world_size / max(result.seconds, 1e-9),
+                tokens_per_sec=result.tokens * self.world_size / max(result.seconds, 1e-9),
                 tokens_seen=self.tokens_seen, elapsed=self.elapsed,
                 eta=(cfg.max_steps - self.step) * avg_step_time, max_steps=cfg.max_steps,
                 step_time=result.seconds, skipped=not result.applied,
@@ -244,7 +249,7 @@ class Trainer(CheckpointingMixin):
             if nonfinite_in_row >= cfg.max_nonfinite:
                 yield from self._fail(nonfinite_in_row)
             if cfg.eval_interval and self.step % cfg.eval_interval == 0:
-                yield self._emit(self.evaluate())
+                yield from self._evaluation()
             if cfg.sample_interval and self.step % cfg.sample_interval == 0 and self.rank == 0:
                 yield self._emit(self.sample())
             due = cfg.checkpoint_interval > 0 and self.step % cfg.checkpoint_interval == 0
@@ -259,7 +264,7 @@ class Trainer(CheckpointingMixin):
         discard = self.control.stopped and not self.control.save_on_stop
         if not discard:
             if finished and self._val_loss_now() is None:
-                yield self._emit(self.evaluate())  # a finished run reports its final losses
+                yield from self._evaluation()  # a finished run reports its final losses
             if self.step > 0 and self._saved_step != self.step:
                 yield from self._checkpoint()
             # Answer what was asked during the last step; a checkpoint request is met above.
@@ -273,7 +278,7 @@ class Trainer(CheckpointingMixin):
             message += f" Checkpoint: {self._saved_path}."  # the latest one on disk
         yield self._emit(StatusEvent(state, message, self.step))
 
-    def _one_step(self, forward: Callable[..., ModelOutput]) -> Iterator[TrainEvent]:
+    def _one_step(self, forward: Callable[..., Any]) -> Iterator[TrainEvent]:
         """One optimizer step (a sub-generator: yields pause events, returns a _StepResult or
         None if stopped half-way or if a compiled forward failed)."""
         cfg = self.config
@@ -283,7 +288,7 @@ class Trainer(CheckpointingMixin):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         started, paused_seconds = time.perf_counter(), 0.0
-        loss_sum = torch.zeros((), dtype=torch.float32)
+        loss_sum, n_tokens = torch.zeros((), dtype=torch.float32), 0
         for micro in range(cfg.grad_accum):
             while micro > 0 and self.control.paused:
                 pause_started = time.perf_counter()
@@ -292,15 +297,15 @@ class Trainer(CheckpointingMixin):
             if micro > 0 and self.control.stopped:
                 self.optimizer.zero_grad(set_to_none=True)
                 return None
-            x, y = self.batcher.next_batch()
-            x, y = x.to(self.device), y.to(self.device)
+            batch = tuple(t.to(self.device) for t in self.batcher.next_batch())
+            n_tokens += batch[0].numel()
             # With DDP, gradients are averaged across ranks only after the last micro-batch.
             last = micro == cfg.grad_accum - 1
             no_sync = getattr(self._train_model, "no_sync", None)
             with nullcontext() if last or no_sync is None else no_sync():
                 try:
                     with self._autocast():
-                        loss = forward(x, y).loss
+                        loss = self.task.loss_fn(forward, batch)
                 except Exception as exc:
                     if forward is self._train_model:
                         raise
@@ -323,7 +328,7 @@ class Trainer(CheckpointingMixin):
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         seconds = time.perf_counter() - started - paused_seconds
-        return _StepResult(loss_value, grad_norm, lr, seconds, applied)
+        return _StepResult(loss_value, grad_norm, lr, seconds, applied, n_tokens)
 
     def _fail(self, n_in_row: int) -> Iterator[TrainEvent]:
         kept = (f" The last good checkpoint (step {self._saved_step}) is kept: "
@@ -344,6 +349,12 @@ class Trainer(CheckpointingMixin):
         self.model.train()
 
     # --- evaluation, samples, checkpoints ---------------------------------------------------
+
+    def _evaluation(self) -> Iterator[TrainEvent]:
+        """An evaluation's events: the losses, then what the evaluator adds (logged)."""
+        yield self._emit(self.evaluate())
+        for event in self.evaluator.events(self.step):
+            yield self._emit(event)
 
     def evaluate(self) -> EvalEvent:
         """Mean loss, perplexity and bits per byte on both splits, at the current weights."""

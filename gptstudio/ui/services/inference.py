@@ -8,7 +8,9 @@ prompt) runs in this service's own worker; a new request retires the previous on
 that re-asks on every keystroke only ever gets the newest answer.
 
 Attention maps reach subscribers through `attention_ready`, whether they came from the live run
-(`TrainingService.request_attention` / `watch_attention`) or from a checkpoint.
+(`TrainingService.request_attention` / `watch_attention`) or from a checkpoint. Work that reports
+as it goes (generating text) runs in a second worker, `streams` (`inference_stream.py`), so a
+quick request never retires a generation, nor a generation a quick request.
 Left out: widgets, and the engine work itself (`gptstudio.core.inspect`).
 """
 
@@ -25,9 +27,11 @@ from torch import nn
 from gptstudio.core.errors import CheckpointError
 from gptstudio.core.model import build_model
 from gptstudio.core.inspect import AttentionMaps, WeightsSnapshot, attention_maps
+from gptstudio.core.pipeline import load_trained_model
 from gptstudio.core.tokenizers import Tokenizer
 from gptstudio.core.train import Run, list_checkpoints, load_checkpoint
 from gptstudio.core.train.events import AttentionEvent, WeightsEvent
+from gptstudio.ui.services.inference_stream import InferenceStreams
 from gptstudio.ui.services.runs import RunsService
 from gptstudio.ui.services.training import TrainingService
 from gptstudio.ui.workers import TaskWorker, WorkerPlace
@@ -67,6 +71,7 @@ class InferenceService(QObject):
         self._cache: dict[tuple, tuple[nn.Module, Tokenizer]] = {}
         self._cache_lock = threading.Lock()
         self._place = WorkerPlace("inference", self)
+        self.streams = InferenceStreams(self)  # generation: its own worker (see above)
         self._place.succeeded.connect(self._on_succeeded)
         self._place.failed.connect(self._on_failed)
         training.event_reported.connect(self._on_training_event)
@@ -83,9 +88,17 @@ class InferenceService(QObject):
             out.append(ModelSource("live", "Live weights (the run training now)", step))
         run_dir = self.runs.current_dir
         if run_dir is not None and Run.exists(run_dir):
-            for info in reversed(list_checkpoints(Run.open(run_dir).checkpoints_dir)):
-                out.append(ModelSource("checkpoint", f"Checkpoint at step {info.step:,}",
-                                       info.step, Path(info.path), Path(run_dir)))
+            run = Run.open(run_dir)
+            infos = list(reversed(list_checkpoints(run.checkpoints_dir)))
+            finetune = bool(run.data_config.get("task"))
+            if finetune:
+                # A fine-tune is read through the pipeline's loader, which takes its latest
+                # checkpoint (LoRA merged, no head): list that one only.
+                infos = infos[:1]
+            label = "Fine-tuned, step" if finetune else "Checkpoint at step"
+            for info in infos:
+                out.append(ModelSource("checkpoint", f"{label} {info.step:,}", info.step,
+                                       Path(info.path), Path(run_dir)))
         return out
 
     def source(self) -> ModelSource | None:
@@ -138,10 +151,13 @@ class InferenceService(QObject):
             model = snapshot.to_model()
         elif source.path is not None and source.run_dir is not None:
             run = Run.open(source.run_dir)
-            tokenizer = run.load_tokenizer()
-            model = build_model(run.model_config())
-            load_checkpoint(source.path, model, tokenizer=tokenizer)
-            model.eval()
+            if run.data_config.get("task"):  # a fine-tune (see `sources`)
+                _, model, tokenizer = load_trained_model(source.run_dir)
+            else:
+                tokenizer = run.load_tokenizer()
+                model = build_model(run.model_config())
+                load_checkpoint(source.path, model, tokenizer=tokenizer)
+                model.eval()
         else:
             raise CheckpointError("The model is not ready yet; try again in a moment.")
         with self._cache_lock:
@@ -183,4 +199,4 @@ class InferenceService(QObject):
         self.sources_changed.emit()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        return self._place.shutdown(timeout_ms)
+        return all([self._place.shutdown(timeout_ms), self.streams.shutdown(timeout_ms)])

@@ -50,6 +50,8 @@ class _Watches:
     attention_prompt: str = ""
     attention_every: int = 0
     weights_every: int = 0
+    record_prompt: str = ""  # recorded into the run folder (core.attention.AttentionRecorder)
+    record_every: int | None = None
 
 
 class TrainingService(QObject):
@@ -101,7 +103,9 @@ class TrainingService(QObject):
         job = TrainJob(corpus=data.corpus, corpus_spec=data.corpus_spec or data.corpus.source,
                        tokenizer=data.tokenizer, model_config=model_config,
                        train_config=plan.train_config, run_dir=run_dir, resume=resume,
-                       init_from=init_from, restart=restart)
+                       init_from=init_from, restart=restart,
+                       record_attention=self._watches.record_prompt,
+                       record_every=self._watches.record_every)
         self._control = TrainControl()
         self._apply_watches(self._control)
         self._place.start(TrainWorker(job, self._control))
@@ -173,6 +177,11 @@ class TrainingService(QObject):
         self._watches.weights_every = every
         if self._control is not None:
             self._control.watch_weights(every)
+
+    def record_attention(self, prompt: str, every: int | None = None) -> None:
+        """Record `prompt`'s attention every `every` steps (None: auto) into the run folder of
+        the next Start ("" = off); a run already training keeps what it started with."""
+        self._watches.record_prompt, self._watches.record_every = prompt, every
 
     def _apply_watches(self, control: TrainControl) -> None:
         w = self._watches

@@ -33,5 +33,10 @@ class TabInfo:
 
 TABS: tuple[TabInfo, ...] = (
     TabInfo("setup", "Setup", "gptstudio.ui.tabs.setup.tab:SetupTab", "setupTab"),
+    TabInfo("tokenizer", "Tokenizer", "gptstudio.ui.tabs.tokenizer.tab:TokenizerTab",
+            "tokenizerTab"),
     TabInfo("train", "Train", "gptstudio.ui.tabs.train.tab:TrainTab", "trainTab"),
+    TabInfo("attention", "Attention", "gptstudio.ui.tabs.attention.tab:AttentionTab",
+            "attentionTab"),
+    TabInfo("generate", "Generate", "gptstudio.ui.tabs.generate.tab:GenerateTab", "generateTab"),
 )

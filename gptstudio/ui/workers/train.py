@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 
+from gptstudio.core.attention import AttentionRecorder
 from gptstudio.core.corpora import Corpus
 from gptstudio.core.errors import Cancelled
 from gptstudio.core.model import GPTConfig, LSTMConfig
@@ -46,6 +47,8 @@ class TrainJob:
     resume: bool = False
     init_from: Path | None = None
     restart: bool = False
+    record_attention: str = ""  # a probe prompt whose attention is recorded into the run folder
+    record_every: int | None = None  # steps between records; None: auto (see core.attention)
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,18 @@ class TrainWorker(Worker):
         if job.resume:
             return prepare_resumed_training(job.run_dir, train_config=job.train_config,
                                             corpus=job.corpus, control=self.control,
-                                            cancel=self.cancel_event)
+                                            cancel=self.cancel_event, hooks=self._hooks())
         return prepare_new_training(job.run_dir, job.corpus, job.tokenizer, job.model_config,
                                     job.train_config, corpus_spec=job.corpus_spec,
                                     init_from=job.init_from, restart=job.restart,
-                                    control=self.control, cancel=self.cancel_event)
+                                    control=self.control, cancel=self.cancel_event,
+                                    hooks=self._hooks())
+
+    def _hooks(self) -> tuple[AttentionRecorder, ...]:
+        """The job's attention recorder: its records (`AttentionRecorded`) and its one warning
+        if the probe cannot be recorded come out through `event_reported`, like engine events."""
+        job = self.job
+        if not job.record_attention or not isinstance(job.model_config, GPTConfig):
+            return ()
+        return (AttentionRecorder(job.run_dir, job.record_attention, job.record_every,
+                                  report=self.event_reported.emit),)
