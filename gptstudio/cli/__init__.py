@@ -11,6 +11,7 @@ traceback. One module per command group, each adding its own sub-commands to the
     generate.py    sample's options and output; score (per-token loss of a text)
     attention.py   attention (a run's attention on a prompt: JSON or PNG)
     finetune.py    finetune classify | instruct (full or LoRA), classify (label a text)
+    cache.py       cache [--clear] (the token cache)   env.py   env (versions, devices)
     progress.py    the training display         terminal.py    terminal or log file?
 
 Those modules import the engine inside their handlers, so `gptstudio --help` and the tokenizer
@@ -24,7 +25,8 @@ import sys
 from collections.abc import Sequence
 
 from gptstudio import __version__
-from gptstudio.cli import app, attention, finetune, generate, model, tokenizer, train
+from gptstudio.cli import app, attention, cache, env, finetune, generate, model, tokenizer, \
+    train
 
 PROG = "gptstudio"
 
@@ -65,7 +67,7 @@ def _make_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     # The order `--help` lists them in.
-    for group in (app, tokenizer, train, model, generate, attention, finetune):
+    for group in (app, tokenizer, train, model, generate, attention, finetune, cache, env):
         group.add_commands(sub)
     return parser, tuple(sub.choices)
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gptstudio.core.corpora import Corpus, resolve_corpus
+from gptstudio.core.corpora import Corpus, canonical_corpus_spec, resolve_corpus
 from gptstudio.core.data import TokenizeProgress, split_tokens, tokenize_corpus
 from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError
 from gptstudio.core.hf_gpt2 import import_hf_gpt2
@@ -148,7 +148,7 @@ def prepare_new_training(
         started_from = {"run": str(source.path), "checkpoint": loaded.info.path.name,
                         "step": loaded.step}
     data_config = {
-        "corpus": corpus_spec or corpus.source,
+        "corpus": canonical_corpus_spec(corpus_spec) if corpus_spec else corpus.source,
         "corpus_name": corpus.name,
         "corpus_fingerprint": corpus.fingerprint(),
         "n_bytes": corpus.n_bytes,
