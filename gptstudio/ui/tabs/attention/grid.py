@@ -36,7 +36,9 @@ def lut_image(values: np.ndarray, top: float, masked: tuple[int, int, int] | Non
     if masked is not None:
         rgb[np.triu(np.ones(values.shape, bool), 1)] = masked
     h, w = values.shape
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    # RGB32 is what the painter draws natively: no conversion on every repaint.
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(
+        QImage.Format.Format_RGB32)
 
 
 class AttentionGrid(QWidget):
