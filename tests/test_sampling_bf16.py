@@ -41,6 +41,27 @@ def test_fp32_is_the_model_itself_and_bf16_a_separate_copy():
     assert len(text) > 0  # the KV cache and sampling work in bf16
 
 
+def test_a_prompt_is_read_in_fp32_and_one_position_in_bf16(monkeypatch):
+    from gptstudio.core import inference_precision
+
+    torch.manual_seed(2)
+    model = tiny_gpt(block_size=16)
+    monkeypatch.setattr(inference_precision, "has_fast_bf16", lambda device: False)
+    half = inference_model(model, "bf16")
+    layer = half.transformer.h[0].mlp.c_fc
+    assert isinstance(layer, inference_precision.PromptInFP32Linear)
+    x = torch.randn(1, 5, 32).to(torch.bfloat16)
+    expected = torch.nn.functional.linear(x.float(), layer.weight.float(),
+                                          None if layer.bias is None else layer.bias.float())
+    assert torch.equal(layer(x), expected.to(torch.bfloat16))  # the prompt: fp32 maths
+    one = x[:, :1]
+    assert torch.equal(layer(one), torch.nn.functional.linear(one, layer.weight, layer.bias))
+    assert set(half.state_dict()) == set(model.state_dict())
+    monkeypatch.setattr(inference_precision, "has_fast_bf16", lambda device: True)
+    assert type(inference_model(model, "bf16").transformer.h[0].mlp.c_fc) is not \
+        inference_precision.PromptInFP32Linear  # native bf16: nothing to gain
+
+
 def test_a_bf16_model_keeps_its_kv_cache_in_fp32_and_decodes_as_rereading_does():
     torch.manual_seed(1)
     half = inference_model(tiny_gpt(block_size=16), "bf16")

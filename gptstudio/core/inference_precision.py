@@ -8,7 +8,10 @@ generating; the fp32 model is left as it is (training and checkpoints stay fp32)
 The copy stores each linear weight in `nn.Linear`'s own (out, in) layout, not the transposed one
 the fp32 model keeps (`model/linear.py`): the CPU's bf16 vector-times-matrix kernels are fast for
 that layout and very slow for the other (figures in docs/MEASUREMENTS.md). Attention itself
-still runs in fp32 (`model/attention.py`).
+still runs in fp32 (`model/attention.py`), and so does its KV cache (`sampling.py`). Reading
+several positions at once (a prompt) is a matrix-times-matrix product, which a CPU without
+native bf16 computes far more slowly in bf16 than it upcasts the weights: there, such inputs run
+in fp32 (`PromptInFP32Linear`); decoding's one position stays in bf16.
 
 Rounding the weights moves the logits a little, so where two candidates are nearly tied bf16 may
 pick the other one. `compare_precisions` measures that on a text: how often the most likely next
@@ -25,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model import GPTConfig, build_model
 from gptstudio.core.sampling import SamplingConfig, stream_tokens
+from gptstudio.core.train.precision import has_fast_bf16
 
 INFERENCE_PRECISIONS = ("fp32", "bf16")
 
@@ -38,6 +43,17 @@ def check_precision(precision: str) -> str:
     if precision not in INFERENCE_PRECISIONS:
         raise ConfigError(f"Unknown inference precision {precision!r}; use fp32 or bf16.")
     return precision
+
+
+class PromptInFP32Linear(nn.Linear):
+    """A bf16 linear layer: one position in bf16; several (a prompt) in fp32 from upcast weights
+    (see the module docstring). Same parameters and state dict as nn.Linear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() > x.shape[-1]:  # more than one position
+            bias = None if self.bias is None else self.bias.float()
+            return F.linear(x.float(), self.weight.float(), bias).to(x.dtype)
+        return F.linear(x, self.weight, self.bias)
 
 
 def inference_model(model: nn.Module, precision: str) -> nn.Module:
@@ -61,6 +77,11 @@ def inference_model(model: nn.Module, precision: str) -> nn.Module:
                 data = src.detach().to(torch.bfloat16).contiguous()  # (out, in) row-major
                 converted[id(src)] = nn.Parameter(data, requires_grad=False)
             module._parameters[name] = converted[id(src)]
+    device = next(model.parameters()).device
+    if device.type == "cpu" and not has_fast_bf16(device):
+        for module in copy.modules():
+            if isinstance(module, nn.Linear):
+                module.__class__ = PromptInFP32Linear  # same fields, another forward
     return copy.eval()
 
 

@@ -6,6 +6,7 @@ Left out: the other pages' flows (`flows.py`, `chat_flow.py`) and layout (`pages
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint
@@ -22,6 +23,8 @@ from gptstudio.ui.tabs.generate.shaded_text import Piece
 if TYPE_CHECKING:
     from gptstudio.ui.tabs.generate.tab import GenerateTab
 
+COUNT_SECONDS = 0.5  # how often the status updates its token count while streaming
+
 
 class GenerateFlow(Flow):
     """Generate: stream after the prompt; branch from an alternative; the next-token chart."""
@@ -35,6 +38,7 @@ class GenerateFlow(Flow):
         self.pending: list[Piece] = []
         self.logits: NextTokenLogits | None = None
         self.result = None
+        self.counted_at = 0.0  # when the status last showed the token count
         page.generate.clicked.connect(self.start)
         page.stop.clicked.connect(self.stop)
         page.text.token_clicked.connect(self.on_token_clicked)
@@ -145,7 +149,10 @@ class GenerateFlow(Flow):
         if self.pending:
             self.page.text.append(self.pending)
             self.pending = []
-            if self.running:
+            now = time.monotonic()
+            if self.running and now - self.counted_at >= COUNT_SECONDS:
+                # A new status text lays the page out again (the chart repaints): not per batch.
+                self.counted_at = now
                 self.page.status.setText(f"Generating… {len(self.events):,} tokens")
 
     def on_finished(self, result: object) -> None:
