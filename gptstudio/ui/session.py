@@ -52,6 +52,14 @@ class Session(QObject):
         """A short message in the status bar."""
         self.status_message.emit(message)
 
+    def report_write(self, ok: bool, what: str, path: str) -> bool:
+        """Say that `what` was written to `path`, or show why not; returns `ok`."""
+        if ok:
+            self.say(f"{what.capitalize()} written to {path}")
+        else:
+            self.error_raised.emit(f"Cannot export {what}", f"Cannot write {path}.")
+        return ok
+
     # -- requests that span services -----------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
         """A dropped or command-line path: a run folder opens as a run, anything else as a

@@ -330,17 +330,12 @@ class AttentionTab(QWidget, Tab):
 
     # -- exports -------------------------------------------------------------------------------
     def export_heatmap_png(self, path: str) -> bool:
-        return self._report(write_widget_png(self.views.heatmap, path), "the heatmap", path)
+        return self.session.report_write(write_widget_png(self.views.heatmap, path),
+                                         "the heatmap", path)
 
     def export_grid_png(self, path: str) -> bool:
-        return self._report(write_widget_png(self.views.grid, path), "the grid", path)
+        return self.session.report_write(write_widget_png(self.views.grid, path), "the grid", path)
 
-    def _report(self, ok: bool, what: str, path: str) -> bool:
-        if ok:
-            self.session.say(f"{what.capitalize()} written to {path}")
-        else:
-            self.session.error_raised.emit(f"Cannot export {what}", f"Cannot write {path}.")
-        return ok
 
     @Slot()
     def _on_export_heatmap(self) -> None:

@@ -134,17 +134,12 @@ class TrainTab(QWidget, Tab):
 
     def export_metrics_csv(self, path: str) -> bool:
         """Write the current run's steps and evaluations as CSV (atomically)."""
-        return self._report_write(write_metrics_csv(self.history, path), "metrics", path)
+        return self.session.report_write(write_metrics_csv(self.history, path), "metrics", path)
 
     def export_plot_png(self, path: str) -> bool:
-        return self._report_write(write_plot_png(self.plots.loss_plot, path), "the plot", path)
+        return self.session.report_write(write_plot_png(self.plots.loss_plot, path),
+                                         "the plot", path)
 
-    def _report_write(self, ok: bool, what: str, path: str) -> bool:
-        if ok:
-            self.session.say(f"{what.capitalize()} written to {path}")
-        else:
-            self.session.error_raised.emit(f"Cannot export {what}", f"Cannot write {path}.")
-        return ok
 
     @Slot()
     def _on_export_csv(self) -> None:
