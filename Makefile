@@ -8,12 +8,18 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Install the CPU build of torch first when no torch is present, so that resolving the
-# project's dependencies never pulls a multi-GB CUDA build onto a CPU machine.
+# torch is installed first when none is present, from TORCH_INDEX when it is set: e.g.
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu      (CPU only, small)
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128    (CUDA 12.8)
+# Unset (the default), pip's own index decides (see README, "Platforms and torch builds").
+TORCH_INDEX ?=
+TORCH_SPEC ?= torch==2.13.0
+TORCH_FROM := $(if $(strip $(TORCH_INDEX)),--index-url $(TORCH_INDEX),)
+
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(TORCH_FROM) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

@@ -23,8 +23,13 @@ between ops) reproduces them. They add about the same time to both loops' steps,
 drops (our steps are the shorter ones). `--threads 1` is free of them. Figures measured so far,
 with their dates: docs/MEASUREMENTS.md.
 
-Run: .venv/bin/python benchmarks/bench_train.py [--steps 2000] [--threads N] [--options]
-Targets: ours >= 1.5x the reference's training tokens/s; val loss <= 1.88 at 2000 steps.
+After each comparison, both loops are profiled per op (`step_profile.py`): the top 10 ops by
+self time with their share of the step, the share of each kind (matmuls, attention, ...), and
+the GFLOP/s achieved over the step and by the matmuls alone: where the rest of the time goes.
+
+Run: .venv/bin/python benchmarks/bench_train.py [--steps 2000] [--threads 2,1] [--options]
+Targets: ours >= 2.0x the reference's training tokens/s at 2 threads and at 1; val loss <= 1.88
+at 2000 steps.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from step_profile import profile_steps
 
 from gptstudio.core.data import split_tokens
-from gptstudio.core.model import build_model, from_preset
+from gptstudio.core.model import build_model, estimate, from_preset
 from gptstudio.core.tokenizers import CharTokenizer
 from gptstudio.core.train import (
     EvalEvent,
@@ -147,6 +153,7 @@ def warm_up(model_config, train, val, tok) -> None:
 
 
 def compare(model_config, tok, train, val, steps: int, chunk: int) -> None:
+    """Both loops for `steps` steps, interleaved in chunks; prints the figures."""
     cfg = train_config(steps)
     ours = OurRun(model_config, tok, train, val, cfg)
     ref = ReferenceLoop(model_config, train, val, cfg)
@@ -179,16 +186,72 @@ def compare(model_config, tok, train, val, steps: int, chunk: int) -> None:
           f"{type(t.optimizer).__name__} fused={t.optimizer.defaults.get('fused')}")
     print(f"{'':24s}{'reference':>12s}{'ours':>12s}")
     print(f"{'tokens/s (training)':24s}{ref_tps:12,.0f}{our_tps:12,.0f}    ratio "
-          f"{our_tps / ref_tps:.2f}x  (target >= 1.5x)")
+          f"{our_tps / ref_tps:.2f}x  (target >= 2.0x)")
     ref_med = tokens / statistics.median(ref_seconds)
     our_med = tokens / statistics.median(ours.step_seconds)
     print(f"{'tokens/s (median step)':24s}{ref_med:12,.0f}{our_med:12,.0f}    ratio "
           f"{our_med / ref_med:.2f}x  (the typical step, without the machine's slow moments)")
+    flops = estimate(model_config, cfg.batch_size).flops_per_token
+    print(f"{'GFLOP/s (model FLOPs)':24s}{ref_tps * flops / 1e9:12.1f}{our_tps * flops / 1e9:12.1f}"
+          f"    ({flops / 1e6:.2f} MFLOP a token: 6 per matmul weight + attention)")
     print(f"{'training time (s)':24s}{sum(ref_seconds):12.1f}{sum(ours.step_seconds):12.1f}")
     for s in report:
         note = "  (target <= 1.88)" if s == 2000 else ""
         print(f"{'val loss @ ' + str(s):24s}{ref_val.get(s, math.nan):12.4f}"
               f"{ours.val_losses.get(s, math.nan):12.4f}{note}")
+
+
+def profile_both(model_config, tok, train, val, n_steps: int) -> None:
+    """Per-op profiles of both loops (fresh runs, after 10 unprofiled steps)."""
+    cfg = train_config(10_000, eval_interval=0)
+    runs = {"reference loop": ReferenceLoop(model_config, train, val, cfg).train_step}
+    ours = OurRun(model_config, tok, train, val, cfg)
+    runs["ours"] = lambda: ours.advance(1)
+    for step in runs.values():
+        for _ in range(10):
+            step()
+    flops = estimate(model_config, cfg.batch_size).flops_per_token
+    tokens = cfg.batch_size * model_config.block_size
+    print(f"\nper-op profile, {n_steps} steps each (self time of each op per step, its share of "
+          "the step):")
+    for name, step in runs.items():
+        prof = profile_steps(step, n_steps)
+        matmul_ms = prof.by_category().get("matmul", math.nan)
+        print(prof.summary(name))
+        matmul_rate = matmul_flops(model_config, tokens) / matmul_ms / 1e6
+        print(f"  {tokens * flops / prof.step_ms / 1e6:.0f} GFLOP/s over the step; the matmuls "
+              f"alone ({matmul_ms:.1f} ms) at {matmul_rate:.0f} GFLOP/s")
+        if name == "reference loop":
+            ref_ms = prof.step_ms
+    ceiling = matmul_ceiling(model_config, tokens)
+    floor_ms = matmul_flops(model_config, tokens) / ceiling / 1e6
+    print(f"the same matmuls in isolation: {ceiling:.0f} GFLOP/s, so a step whose matmuls all ran "
+          f"at that rate and did nothing else would take {floor_ms:.1f} ms: at most "
+          f"{ref_ms / floor_ms:.2f}x the reference's profiled step of {ref_ms:.1f} ms")
+
+
+def matmul_ceiling(model_config, tokens: int, repeats: int = 30) -> float:
+    """GFLOP/s of this CPU's fp32 matmuls at the step's own shapes, in isolation (best of
+    `repeats` passes over every linear layer's forward product, operands warm in the cache)."""
+    c = model_config
+    shapes = [(c.n_embd, 3 * c.n_embd), (c.n_embd, c.n_embd), (c.n_embd, 4 * c.n_embd),
+              (4 * c.n_embd, c.n_embd), (c.n_embd, c.vocab_size)]
+    operands = [(torch.randn(tokens, k), torch.randn(k, n)) for k, n in shapes]
+    flops = sum(2 * tokens * k * n for k, n in shapes)
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for a, b in operands:
+            a @ b
+        best = min(best, time.perf_counter() - started)
+    return flops / best / 1e9
+
+
+def matmul_flops(model_config, tokens: int) -> float:
+    """FLOPs of a step's linear layers (forward and backward: 6 per weight and token)."""
+    c = model_config
+    per_layer = 12 * c.n_embd * c.n_embd  # c_attn 3C^2 + c_proj C^2 + the MLP 8C^2
+    return 6 * tokens * (c.n_layer * per_layer + c.n_embd * c.vocab_size)
 
 
 def compare_options(model_config, tok, train, val, steps: int, chunk: int) -> None:
@@ -223,13 +286,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--chunk", type=int, default=50, help="steps per turn when interleaving")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--threads", default=None,
+                        help="torch intra-op threads; a list (\"2,1\") compares at each in turn")
+    parser.add_argument("--profile-steps", type=int, default=40,
+                        help="steps of each loop profiled per op after the comparison (0: none)")
     parser.add_argument("--options", action="store_true",
                         help="also compare precision/compile settings of our trainer")
     parser.add_argument("--option-steps", type=int, default=150)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    thread_counts = [int(n) for n in args.threads.split(",")] if args.threads else [None]
+    if thread_counts[0]:
+        torch.set_num_threads(thread_counts[0])
 
     text = DATA.read_text(encoding="utf-8")
     tok = CharTokenizer.from_text(text)
@@ -246,7 +313,13 @@ def main() -> None:
           f"{has_fast_bf16(torch.device('cpu'))}, load average at start {load:.2f} "
           "(shared machine: other processes compete for the CPU)")
     warm_up(model_config, train, val, tok)
-    compare(model_config, tok, train, val, args.steps, args.chunk)
+    for threads in thread_counts:
+        if threads:
+            torch.set_num_threads(threads)
+            print(f"\n=== {threads} torch thread{'s' if threads > 1 else ''} ===")
+        compare(model_config, tok, train, val, args.steps, args.chunk)
+        if args.profile_steps:
+            profile_both(model_config, tok, train, val, args.profile_steps)
     if args.options:
         compare_options(model_config, tok, train, val, args.option_steps, 10)
     print(f"load average at end {os.getloadavg()[0]:.2f}")

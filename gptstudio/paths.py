@@ -25,12 +25,15 @@ def resources_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Per-user cache (downloads, token caches); `GPTSTUDIO_CACHE_DIR` overrides it."""
+    """Per-user cache (downloads, token caches); `GPTSTUDIO_CACHE_DIR` overrides it. Else the
+    platform's place (`platformdirs`): ~/.cache/gptstudio ($XDG_CACHE_HOME) on Linux,
+    ~/Library/Caches/gptstudio on macOS, %LOCALAPPDATA%\\gptstudio\\Cache on Windows."""
     env = os.environ.get("GPTSTUDIO_CACHE_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gptstudio"
+    import platformdirs  # only when no override says where
+
+    return Path(platformdirs.user_cache_dir("gptstudio", appauthor=False))
 
 
 def shared_data_dir() -> Path:

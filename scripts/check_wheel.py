@@ -9,7 +9,8 @@ What a user's `pip install` gets must be what the source tree holds. This script
    --no-build-isolation`), so a stale build/ folder of the checkout can never leak into it, and
    fails on setuptools' "Package would be ignored" warning;
 2. checks the wheel holds every package `find_packages` sees under gptstudio/, every .py file and
-   every other file there, and every file of resources/ as gptstudio/resources/...;
+   every other file there, and every file of resources/ as gptstudio/resources/...; its scripts
+   (`gptstudio`, `gptstudio-gui`) and metadata (SPDX licence + LICENSE, the one version);
 3. installs it with `pip install --no-deps --target` into a throwaway folder and, from a folder
    outside the checkout with only that folder first on sys.path (the virtual environment's
    site-packages after it, for the dependencies, with no .pth file run, so the editable install
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -113,12 +115,41 @@ def check_contents(wheel: Path, problems: list[str]) -> list[str]:
     if strays:
         problems.append(f"the wheel installs other top-level names: {strays}")
     entry_points = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    if not entry_points or "gptstudio = " not in zipfile.ZipFile(wheel).read(
-            entry_points[0]).decode():
+    scripts = zipfile.ZipFile(wheel).read(entry_points[0]).decode() if entry_points else ""
+    if "gptstudio = " not in scripts:
         problems.append("the wheel has no `gptstudio` console script")
+    if "[gui_scripts]" not in scripts or "gptstudio-gui = " not in scripts:
+        problems.append("the wheel has no `gptstudio-gui` GUI script")
+    check_metadata(wheel, names, problems)
     print(f"wheel {wheel.name}: {len(names)} files, {len(packages)} packages from gptstudio/, "
           f"{len(source_files(ROOT / 'resources'))} files from resources/")
     return packages
+
+
+def check_metadata(wheel: Path, names: set[str], problems: list[str]) -> None:
+    """The licence as an SPDX expression with its file, the one version, the dependencies."""
+    metadata = [n for n in names if n.endswith(".dist-info/METADATA")]
+    if not metadata:
+        problems.append("the wheel has no METADATA")
+        return
+    text = zipfile.ZipFile(wheel).read(metadata[0]).decode()
+    fields = [line.partition(": ") for line in text.split("\n\n", 1)[0].splitlines()]
+    found = {}
+    for key, _, value in fields:
+        found.setdefault(key, []).append(value)
+    version = re.search(r'__version__ = "([^"]+)"',
+                        (ROOT / "gptstudio" / "__init__.py").read_text(encoding="utf-8"))
+    expected = {"License-Expression": ["MIT"], "License-File": ["LICENSE"],
+                "Version": [version.group(1) if version else "?"]}
+    for key, values in expected.items():
+        if found.get(key) != values:
+            problems.append(f"METADATA {key} is {found.get(key)}, expected {values}")
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
+        problems.append("the wheel does not hold the LICENSE file")
+    requires = " ".join(found.get("Requires-Dist", []))
+    for package in ("psutil", "platformdirs"):
+        if package not in requires:
+            problems.append(f"METADATA does not require {package}")
 
 
 def smoke_test(wheel: Path, work: Path, packages: list[str], problems: list[str]) -> None:

@@ -91,6 +91,29 @@ def stage_generate(window) -> None:
     tab.redraw()
 
 
+def stage_finetune(window) -> None:
+    """The paused run stopped and made the base of a short classification fine-tune on the
+    shipped authors set: curves, confusion matrix, and a passage classified in "try it"."""
+    session, tab = window.session, window.tab("finetune")
+    session.training.stop()
+    wait_until(lambda: not session.training.state.is_running, 120)
+    tab.refresh_base_runs()
+    tab.options.choose_base(session.runs.current_dir)
+    tab.options.train_last.setValue(-1)  # "all": a short pretraining leaves much to learn
+    tab.options.epochs.setValue(3.0)
+    tab.options.lr.setText("1e-3")
+    wait_until(lambda: tab.preview is not None, 60)
+    if not tab.start():
+        return
+    wait_until(lambda: session.training.state.is_running, 30)
+    wait_until(lambda: not session.training.state.is_running, 600)
+    tab.try_it.input.setText("The fox looked into the well and saw the moon.")
+    tab.try_it.button.click()
+    wait_until(lambda: "<b>" in tab.try_it.result.text(), 60)
+    wait_until(lambda: "test examples" in tab.results.accuracy.text(), 120)  # core's report
+    tab.redraw(force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))

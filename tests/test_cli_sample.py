@@ -129,5 +129,5 @@ def test_score_prints_each_tokens_loss_and_the_mean(run_dir, tmp_path, capsys, m
     monkeypatch.setattr("sys.stdin", io.StringIO("the cat"))
     assert main(["score", "--run", str(run_dir), "-"]) == 0
     assert "mean loss" in capsys.readouterr().out
-    assert main(["score", "--run", str(run_dir), str(tmp_path / "missing.txt")]) == 2
+    assert main(["score", "--run", str(run_dir), str(tmp_path / "missing.txt")]) == 1
     assert "missing.txt" in capsys.readouterr().err

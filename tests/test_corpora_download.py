@@ -8,7 +8,13 @@ import threading
 
 import pytest
 
-from gptstudio.core.corpora import KNOWN_DOWNLOADS, DownloadProgress, download, resolve_corpus
+from gptstudio.core.corpora import (
+    KNOWN_DOWNLOADS,
+    DownloadProgress,
+    ReadProgress,
+    download,
+    resolve_corpus,
+)
 from gptstudio.core.errors import Cancelled, DownloadError
 from tests.local_http import FileServer, closed_port
 
@@ -200,7 +206,10 @@ def test_resolve_known_corpus_and_url(server, shared_data, monkeypatch):
     assert corpus.n_bytes == len(data) and corpus.name == "the-verdict"
     assert corpus.source == "download:the-verdict"  # the spec, so a run can name it again
     assert corpus.paths[0].name == "the-verdict.txt"
-    assert events[-1] == DownloadProgress(len(data), len(data))
+    downloads = [e for e in events if isinstance(e, DownloadProgress)]
+    assert downloads[-1] == DownloadProgress(len(data), len(data))
+    # then the downloaded file is opened (checked and measured), with its own progress
+    assert events[-1] == ReadProgress(len(data), len(data))
 
     by_url = resolve_corpus(server.url + "/the-verdict.txt")
     assert by_url.text == corpus.text and by_url.source == server.url + "/the-verdict.txt"

@@ -58,8 +58,10 @@ def test_tokenizes_in_chunks_into_a_read_only_uint16_memmap(tmp_path):
     assert ids.tolist() == expected_ids(ByteTokenizer())
     assert tok.calls > 10  # really chunked
     assert not ids.flags.writeable
-    assert events[0] == TokenizeProgress(0, corpus.n_chars, 0)
-    assert events[-1] == TokenizeProgress(corpus.n_chars, corpus.n_chars, len(ids))
+    n_chars, n_bytes = corpus.n_chars, corpus.n_bytes
+    assert events[0] == TokenizeProgress(0, n_chars, 0, total_bytes=n_bytes)
+    assert events[-1] == TokenizeProgress(n_chars, n_chars, len(ids), done_bytes=n_bytes,
+                                          total_bytes=n_bytes)
     done = [e.done_chars for e in events]
     assert done == sorted(done)
     key = cache_key(corpus, tok)
@@ -74,7 +76,9 @@ def test_second_call_uses_the_cache(tmp_path):
     again = tokenize_corpus(corpus, tok, cache_dir=tmp_path, progress=events.append)
     assert tok.calls == 0
     assert np.array_equal(first, again)
-    assert events == [TokenizeProgress(corpus.n_chars, corpus.n_chars, len(first), cached=True)]
+    n_chars, n_bytes = corpus.n_chars, corpus.n_bytes
+    assert events == [TokenizeProgress(n_chars, n_chars, len(first), cached=True,
+                                       done_bytes=n_bytes, total_bytes=n_bytes)]
 
 
 def test_cache_is_keyed_by_corpus_and_tokenizer(tmp_path):

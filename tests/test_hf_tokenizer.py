@@ -98,13 +98,13 @@ def test_an_export_into_a_run_folder_is_refused_and_an_old_export_kept(tmp_path,
                                   config).trainer.events():
         pass
     for out in (run_dir, run_dir / "exported"):
-        assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 2
+        assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 1  # a runtime failure
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
         p.name for p in Run.open(run_dir).path.iterdir())  # nothing was written into the run
     assert not (run_dir / "model.safetensors").exists()
     out = tmp_path / "hf"
     assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 0
-    assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 2  # no silent overwrite
+    assert main(["export", "--run", str(run_dir), "--out", str(out)]) == 1  # no silent overwrite
     assert main(["export", "--run", str(run_dir), "--out", str(out), "--force"]) == 0
     # A run folder holding stray files (an export from before this check) still loads.
     (run_dir / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())

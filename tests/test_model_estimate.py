@@ -119,15 +119,6 @@ def test_check_fits_reads_free_memory_from_the_system(monkeypatch):
     check_fits(from_preset("gpt2-xl"), 64)  # the system does not say: nothing is refused
 
 
-def test_meminfo_parsing(tmp_path: Path):
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal: 100 kB\nMemFree: 10 kB\nMemAvailable:   2048 kB\n")
-    assert estimate_module._read_meminfo_available(meminfo) == 2048 * 1024
-    assert estimate_module._read_meminfo_available(tmp_path / "missing") is None
-    meminfo.write_text("MemTotal: 100 kB\n")
-    assert estimate_module._read_meminfo_available(meminfo) is None
-
-
 def test_cgroup_limit_parsing(tmp_path: Path):
     (tmp_path / "memory.max").write_text("max\n")
     assert estimate_module._read_cgroup_room(tmp_path) is None

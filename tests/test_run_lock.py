@@ -26,7 +26,7 @@ def test_a_second_writer_is_refused_and_the_lock_is_given_back(tmp_path):
     with RunLock(tmp_path):
         holder = json.loads((tmp_path / LOCK_FILE).read_text(encoding="utf-8"))
         assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
-        with pytest.raises(CheckpointError, match=f"another process \\(pid {os.getpid()}"):
+        with pytest.raises(CheckpointError, match=f"by this program \\(pid {os.getpid()}"):
             RunLock(tmp_path).acquire()
     assert not (tmp_path / LOCK_FILE).exists()
     with RunLock(tmp_path):  # free again

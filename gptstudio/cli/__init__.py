@@ -2,17 +2,21 @@
 
 `gptstudio` alone (or `gptstudio PATH`, `gptstudio app [PATH]`) opens the desktop app; every other
 sub-command drives `gptstudio.core` exactly as the app does. This package only parses arguments
-and prints: errors from the engine's hierarchy become a one-line message and exit code 2, never a
-traceback. One module per command group, each adding its own sub-commands to the parser:
+and prints: errors from the engine's hierarchy become a one-line message, never a traceback, and
+exit code 2 for a usage error (argparse, ConfigError, TokenizerError) or 1 for a runtime
+failure (see USAGE_ERROR). One module per command group, each adding its own sub-commands to
+the parser:
 
     app.py         app (and a bare PATH)        tokenizer.py   tokenizer train|encode|compare
     train.py       train (new, --resume, --restart; Ctrl-C, SIGTERM, SIGUSR1)
+    resume.py      what `train --resume` may still choose (the rest must be the run's own)
     model.py       sample, eval, export, import-gpt2
     generate.py    sample's options and output; score (per-token loss of a text)
     attention.py   attention (a run's attention on a prompt: JSON or PNG)
     finetune.py    finetune classify | instruct (full or LoRA), classify (label a text)
     cache.py       cache [--clear] (the token cache)   env.py   env (versions, devices)
     progress.py    the training display         terminal.py    terminal or log file?
+    device.py      --device, and `train` under torchrun (one rank of a DDP run)
 
 Those modules import the engine inside their handlers, so `gptstudio --help` and the tokenizer
 commands start without loading torch.
@@ -29,6 +33,11 @@ from gptstudio.cli import app, attention, cache, env, finetune, generate, model,
     train
 
 PROG = "gptstudio"
+# Exit codes: 0 done; 2 a usage error (argparse's own code, a ConfigError: a setting or option
+# the engine refuses, or a TokenizerError: a tokenizer or text it cannot take; fix the command);
+# 1 a runtime failure (a missing or damaged file, corpus, data, checkpoint, training or network
+# error, or any error caused by one: the command was right, what it works on was not); 130 Ctrl-C.
+USAGE_ERROR, RUNTIME_ERROR = 2, 1
 
 _EPILOG = """\
 Without a command, or given a corpus file, a folder of texts or a run folder, GPT Studio opens
@@ -77,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     return _make_parser()[0]
 
 
+def exit_code(exc: Exception) -> int:
+    """USAGE_ERROR or RUNTIME_ERROR for an error a command ended with (see USAGE_ERROR)."""
+    from gptstudio.core.errors import ConfigError, CorpusError, GPTStudioError, TokenizerError
+
+    cause: BaseException | None = exc
+    while cause is not None:  # a tokenizer that could not be read or downloaded, say
+        if isinstance(cause, (OSError, CorpusError)):
+            return RUNTIME_ERROR
+        cause = cause.__cause__ or cause.__context__
+    usage = isinstance(exc, (ConfigError, TokenizerError)) or (
+        isinstance(exc, ValueError) and not isinstance(exc, GPTStudioError))
+    return USAGE_ERROR if usage else RUNTIME_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gptstudio` command; returns the process exit code."""
     parser, commands = _make_parser()
@@ -87,15 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.handler(args)
-    except GPTStudioError as exc:
+    except Exception as exc:
+        if not isinstance(exc, (GPTStudioError, OSError, ValueError)):
+            raise  # a bug: its traceback is what to report
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:  # e.g. an unreadable output path or a bad --set value
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["RUNTIME_ERROR", "USAGE_ERROR", "build_parser", "exit_code", "main"]

@@ -57,7 +57,9 @@ def environment() -> dict[str, str]:
                          if torch.cuda.is_available() else "not available")
         mps = getattr(torch.backends, "mps", None)
         facts["mps"] = "available" if mps is not None and mps.is_available() else "not available"
-        facts["training device"] = "cpu"  # the engine trains on the CPU for now
+        from gptstudio.core.train.device import device_label, resolve_device
+
+        facts["training device"] = device_label(resolve_device("auto"))  # what auto picks here
     except Exception as exc:  # noqa: BLE001 - a broken torch is a fact worth printing
         facts["torch error"] = f"{type(exc).__name__}: {exc}"
     return facts

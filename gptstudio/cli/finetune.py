@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
+from gptstudio.cli.device import add_device_argument, with_device_override
 from gptstudio.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ def _common_options(p: argparse.ArgumentParser, name: str) -> None:
                    help=f"passes over the training split (default {5 if name == 'classify' else 2}"
                         "; --max-steps instead sets the steps)")
     p.add_argument("--max-steps", type=int, default=None)
+    add_device_argument(p, training=True)
     p.add_argument("--val-fraction", type=float, default=None)
     p.add_argument("--test-fraction", type=float, default=None)
     p.add_argument("--split-seed", type=int, default=123)
@@ -138,6 +141,15 @@ def _train_config(args: argparse.Namespace, lora: bool) -> TrainConfig:
     return default_train_config(_TASKS[args.cli_task], lora=lora, **overrides)
 
 
+def _resumed_on_device(args: argparse.Namespace) -> TrainConfig | None:
+    """The fine-tune's own TrainConfig on `--device`, or None (its own device) without it."""
+    from gptstudio.core.train import Run
+
+    if args.device is None:
+        return None
+    return Run.open(args.run_dir).train_config.replace(device=args.device)
+
+
 def finetune_run(args: argparse.Namespace) -> int:
     """`finetune classify | instruct`: prepare, train with a progress display, then report."""
     from gptstudio.cli.train import _signals_to_requests
@@ -153,12 +165,16 @@ def finetune_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume continues the fine-tune as it was made: drop "
                               f"{', '.join(given) or '--set'}.")
         prepared = prepare_resumed_training(args.run_dir, max_steps=args.max_steps,
+                                            train_config=_resumed_on_device(args),
                                             control=control)
+        if prepared.run is not None and prepared.run.checkpoint_note:  # a damaged one skipped
+            print(f"note: {prepared.run.checkpoint_note}", file=sys.stderr)
     else:
         if not args.init_from or not args.data:
             raise ConfigError("A new fine-tune needs a base run (--init-from) and a data file "
                               "(--data).")
         check_new_run_dir(args.run_dir, restart=args.restart)
+        with_device_override(args)  # --device X is the training setting device=X
         spec = finetune_spec(args)
         epochs = args.epochs
         if epochs is None and args.max_steps is None:

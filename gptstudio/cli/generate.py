@@ -17,6 +17,8 @@ import json
 import sys
 from typing import Any
 
+from gptstudio.cli.device import add_device_argument
+
 
 def add_sample_arguments(sample: argparse.ArgumentParser) -> None:
     """The options of `sample` (the command itself is added by `model.py`)."""
@@ -37,6 +39,7 @@ def add_sample_arguments(sample: argparse.ArgumentParser) -> None:
                         help="print one JSON document (with --show-probs: every token)")
     sample.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: generate with bf16 copies of the weights (faster)")
+    add_device_argument(sample, training=False)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -50,11 +53,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     score.set_defaults(handler=score_file)
 
 
-def _load(run: str, precision: str) -> tuple[Any, Any]:
+def _load(run: str, precision: str, device: str | None = None) -> tuple[Any, Any]:
     from gptstudio.core.inference_precision import inference_model
     from gptstudio.core.pipeline import load_trained_model
 
-    _, model, tokenizer = load_trained_model(run)
+    opened, model, tokenizer = load_trained_model(run)
+    if device is not None:  # --device: where the model runs
+        from gptstudio.core.train.device import resolve_device
+
+        model.to(resolve_device(device))
+    if opened.checkpoint_note:  # a damaged newest checkpoint was passed over
+        _note(opened.checkpoint_note)
     return inference_model(model, precision), tokenizer
 
 
@@ -82,7 +91,7 @@ def sample_text(args: argparse.Namespace) -> int:
                             top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                             stop_strings=stops,
                             n_alternatives=args.alternatives if args.show_probs else 0)
-    model, tokenizer = _load(args.run, args.precision)
+    model, tokenizer = _load(args.run, args.precision, args.device)
     hold = max((len(s) for s in stops), default=1) - 1  # a stop string may be starting
     shown = {"text": "", "printed": 0}
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from gptstudio.cli import generate
+from gptstudio.cli.device import add_device_argument
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +26,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="loss, perplexity and bits per byte of a run")
     ev.add_argument("--run", required=True, help="run directory")
     ev.add_argument("--corpus", default=None, help="evaluate on this corpus instead of the run's")
-    ev.add_argument("--max-batches", type=int, default=50)
+    ev.add_argument("--max-batches", type=_at_least_one, default=50,
+                    help="average the loss over this many seeded batches (default 50)")
     ev.add_argument("--stride", type=int, default=None,
                     help="a full pass instead of --max-batches random batches: every window of "
                          "the block size, one every STRIDE tokens, each token scored once")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_device_argument(ev, training=False)
     ev.set_defaults(handler=evaluate)
 
     exp = sub.add_parser("export", help="export a run's model")
@@ -49,6 +53,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(handler=import_gpt2)
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number >= 1 (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of batches, 1 or more, not "
+                                         f"{text!r} (--stride S scores every window instead)")
+    return value
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`eval`: one line of figures, or a JSON object of them."""
     from gptstudio.core.corpora import resolve_corpus
@@ -56,7 +72,9 @@ def evaluate(args: argparse.Namespace) -> int:
 
     corpus = resolve_corpus(args.corpus) if args.corpus else None
     result = evaluate_run(args.run, corpus=corpus, max_batches=args.max_batches,
-                          stride=args.stride)
+                          stride=args.stride, device=args.device)
+    if result.note:  # a damaged newest checkpoint was passed over
+        print(f"note: {result.note}", file=sys.stderr)
     full = {} if result.stride is None else {"stride": result.stride, "scored": result.n_scored}
     if args.json:
         print(json.dumps({"split": result.split, "loss": result.loss,
@@ -75,7 +93,9 @@ def export(args: argparse.Namespace) -> int:
     from gptstudio.core.hf_gpt2 import export_hf_gpt2
     from gptstudio.core.pipeline import load_trained_model
 
-    _, model, tokenizer = load_trained_model(args.run)
+    run, model, tokenizer = load_trained_model(args.run)
+    if run.checkpoint_note:  # a damaged newest checkpoint was passed over
+        print(f"note: {run.checkpoint_note}", file=sys.stderr)
     out = export_hf_gpt2(model, args.out, tokenizer=tokenizer, overwrite=args.force)
     print(f"exported to {out}")
     return 0

@@ -91,7 +91,7 @@ class TrainProgress:
         elif isinstance(event, CheckpointEvent):
             self._line(f"checkpoint saved: {event.path}")
         elif isinstance(event, WarningEvent):
-            self._line(f"warning at step {event.step}: {event.message}")
+            self._line(f"warning at step {event.step}: {event.message}", always=True)
         elif isinstance(event, StatusEvent) and event.message:
             self._line(event.message)
 
@@ -110,8 +110,8 @@ class TrainProgress:
             self._bar_shown = False
         self.stream.flush()
 
-    def _line(self, text: str) -> None:
-        if self.quiet:
+    def _line(self, text: str, *, always: bool = False) -> None:
+        if self.quiet and not always:  # --quiet keeps the warnings
             return
         if self._bar_shown:
             self.stream.write("\r\033[K")  # clear the bar, print the line, redraw the bar after

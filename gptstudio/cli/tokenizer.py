@@ -13,12 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, TextIO
-
-from gptstudio.cli.terminal import LogCadence, is_terminal
-
-if TYPE_CHECKING:
-    from gptstudio.core.tokenizers import MergeEvent
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +29,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--pattern", choices=("gpt2", "gpt4"), default="gpt2",
                        help="regex that splits text into words before merging")
     train.add_argument("--out", required=True, help="where to save the tokenizer (JSON)")
+    train.add_argument("--sample-chars", type=int, default=None, metavar="N",
+                       help="BPE: count the words of a sample of about N characters spread over "
+                            "the corpus (default: all of it; either way it is streamed)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(handler=train_tokenizer)
 
@@ -83,22 +80,37 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def train_tokenizer(args: argparse.Namespace) -> int:
-    """`tokenizer train`: a char or BPE tokenizer of the corpus, saved as JSON."""
-    from gptstudio.core.corpora import resolve_corpus
-    from gptstudio.core.tokenizers import BPETokenizer, CharTokenizer, Tokenizer
+    """`tokenizer train`: a char or BPE tokenizer of the corpus, saved as JSON.
 
-    corpus = resolve_corpus(args.corpus)
+    The corpus is streamed (opened, then read chunk by chunk), never held whole, with progress
+    on stderr from the start; a BPE that runs out of pairs before `--vocab-size` says so."""
+    from gptstudio.cli.corpus_progress import corpus_display, stopped_early_note
+    from gptstudio.core.corpora import resolve_corpus
+    from gptstudio.core.errors import TokenizerError
+    from gptstudio.core.tokenizers import CharTokenizer, Tokenizer, train_bpe_chunks
+
+    if args.sample_chars is not None and args.sample_chars < 1:
+        raise TokenizerError(f"--sample-chars must be a positive number of characters, not "
+                             f"{args.sample_chars}.")
+    shown = corpus_display(args, args.corpus, args.vocab_size)
     tokenizer: Tokenizer
-    if args.kind == "char":
-        tokenizer = CharTokenizer.from_text(corpus.text)
-    else:
-        progress = None if args.quiet else MergeProgress(args.vocab_size)
-        tokenizer = BPETokenizer.train(corpus.text, args.vocab_size, pattern=args.pattern,
-                                       progress=progress)
-        if progress is not None:
-            progress.close()
+    try:
+        corpus = resolve_corpus(args.corpus, progress=shown)
+        if args.kind == "char":
+            tokenizer = CharTokenizer.from_chunks(corpus.iter_chunks(),
+                                                  total_chars=corpus.n_chars, progress=shown)
+        else:
+            tokenizer = train_bpe_chunks(corpus.iter_chunks(), args.vocab_size,
+                                         pattern=args.pattern, progress=shown,
+                                         total_chars=corpus.n_chars,
+                                         sample_chars=args.sample_chars)
+    finally:
+        if shown is not None:
+            shown.close()
     tokenizer.save(args.out)
     print(f"saved {tokenizer.name} ({tokenizer.vocab_size} tokens) to {args.out}")
+    if args.kind == "bpe" and tokenizer.vocab_size < args.vocab_size:
+        print(stopped_early_note(tokenizer.vocab_size, args.vocab_size), file=sys.stderr)
     return 0
 
 
@@ -130,18 +142,18 @@ def compare_tokenizers(args: argparse.Namespace) -> int:
 
     text, allowed = _read_text(args), "none" if args.ordinary else "all"
     specs = [parse_tokenizer_spec(spec) for spec in args.tokenizers]  # all errors up front
-    corpus_text = None
+    corpus = None
     if any(spec.needs_corpus for spec in specs):
         if args.corpus is None:
             from gptstudio.core.errors import TokenizerError
 
             raise TokenizerError("char and bpe:N are built from a corpus: add --corpus "
                                  "(e.g. --corpus builtin:fables).")
-        corpus_text = resolve_corpus(args.corpus).text
+        corpus = resolve_corpus(args.corpus)  # streamed by char and bpe:N, never held whole
     rows = []
     for spec in specs:
         try:
-            tokenizer = resolve_tokenizer(spec, corpus_text)
+            tokenizer = resolve_tokenizer(spec, corpus=corpus)
             stats = token_stats(tokenizer, text, allowed_special=allowed)
         except GPTStudioError as exc:
             rows.append({"tokenizer": spec.to_spec(), "error": str(exc)})
@@ -162,36 +174,3 @@ def compare_tokenizers(args: argparse.Namespace) -> int:
             print(f"{row['name'][:28]:<28} {row['vocab_size']:>8,} {row['tokens']:>9,} "
                   f"{row['chars_per_token']:>9.2f} {row['bytes_per_token']:>9.2f}")
     return 1 if any("error" in row for row in rows) else 0
-
-
-class MergeProgress:
-    """Shows BPE merges on stderr: a bar redrawn in place on a terminal, else a line per tenth."""
-
-    def __init__(self, vocab_size: int, stream: TextIO | None = None) -> None:
-        self.vocab_size = vocab_size
-        self.stream = stream if stream is not None else sys.stderr
-        self.interactive = is_terminal(self.stream)
-        self._cadence = LogCadence()
-        self.shown = False
-
-    def __call__(self, event: MergeEvent) -> None:
-        done = event.index + 1
-        total = max(1, self.vocab_size - 257)  # 256 byte tokens and <|endoftext|> are not merges
-        if self.interactive and event.index % 16 and done < total:
-            return  # redraw every 16 merges: printing each one would be the slowest part
-        if not self.interactive and not self._cadence.due(done, total):
-            return  # a file or a pipe: a line at each tenth of the merges
-        piece = event.token_bytes.decode("utf-8", errors="replace")
-        line = (f"merge {done}/{total}  {piece!r:<16} x{event.count:<8} "
-                f"{event.compression:.2f} bytes/token")
-        if self.interactive:
-            self.stream.write("\r" + line + " ")
-            self.shown = True
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End a bar drawn in place with its newline."""
-        if self.shown:
-            self.stream.write("\n")

@@ -19,12 +19,18 @@ import contextlib
 import dataclasses
 import json
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from gptstudio.cli.corpus_progress import corpus_display, stopped_early_note
+from gptstudio.cli.device import OtherRankDisplay, add_device_argument, distributed, \
+    with_device_override
 from gptstudio.core.errors import ConfigError
+
+DEFAULT_CORPUS_SPEC = "builtin:fables"
 
 if TYPE_CHECKING:
     from gptstudio.cli.progress import TrainProgress
@@ -50,7 +56,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model headless, with a progress bar",
                            description="Train a model headless, with a progress bar on stderr.",
                            epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_argument("--corpus", default="builtin:fables",
+    train.add_argument("--corpus", default=None,
                        help="a text file, a folder, or builtin:NAME (default builtin:fables)")
     train.add_argument("--tokenizer", default=None,
                        help="char (default), bpe:VOCAB, a saved tokenizer file, or a tiktoken "
@@ -66,6 +72,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="override a model or training setting, e.g. --set n_layer=2 "
                             "--set learning_rate=3e-4 (repeatable)")
     train.add_argument("--max-steps", type=int, default=None)
+    add_device_argument(train, training=True)
     train.add_argument("--run-dir", required=True, help="run directory (created if missing)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --run-dir from its last checkpoint")
@@ -81,12 +88,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=train_model)
 
 
+@distributed  # under torchrun: one rank of a DDP run (cli/device.py)
 def train_model(args: argparse.Namespace) -> int:
     """`train`: prepare the run, then show its events until it finishes or is stopped."""
     from gptstudio.cli.progress import TrainProgress
     from gptstudio.core.pipeline import check_new_run_dir, prepare_resumed_training
     from gptstudio.core.train import TrainControl
+    from gptstudio.core.train.distributed import is_main_process
 
+    with_device_override(args)  # --device X is the training setting device=X
     control = TrainControl()
     if args.resume:
         if args.restart:
@@ -95,15 +105,22 @@ def train_model(args: argparse.Namespace) -> int:
         if args.init_from is not None:
             raise ConfigError("--init-from starts a new run and --resume continues one: "
                               "use one of them.")
-        if args.overrides:
-            raise ConfigError("--set cannot change a run being resumed; start a new run instead.")
+        from gptstudio.cli.resume import resumed_choices
+
+        train_config, corpus = resumed_choices(args)  # a choice unlike the run's is refused
         prepared = prepare_resumed_training(args.run_dir, max_steps=args.max_steps,
+                                            train_config=train_config, corpus=corpus,
+                                            progress=corpus_display(args, "the corpus"),
                                             control=control, hooks=_resumed_recorder(args))
+        if prepared.run is not None and prepared.run.checkpoint_note:  # a damaged one skipped
+            print(f"note: {prepared.run.checkpoint_note}", file=sys.stderr)
     else:
-        check_new_run_dir(args.run_dir, restart=args.restart)  # before a tokenizer is trained
+        if is_main_process():  # under torchrun, rank 0 makes the run folder (the others wait)
+            check_new_run_dir(args.run_dir, restart=args.restart)  # before a tokenizer is trained
         prepared = _new_training(args, control)
 
-    display = TrainProgress(prepared, quiet=args.quiet)
+    display = TrainProgress(prepared, quiet=args.quiet) if is_main_process() else \
+        OtherRankDisplay()
     with _signals_to_requests() as asked:
         try:
             for event in prepared.trainer.events():
@@ -117,27 +134,33 @@ def train_model(args: argparse.Namespace) -> int:
 # --- settings -----------------------------------------------------------------------------------
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`--set key=value` pairs, values read as JSON where they parse (3e-4, true, "x")."""
+def parse_overrides(pairs: list[str],
+                    text_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`--set key=value` pairs, values read as JSON where they parse (3e-4, true, "x"); the
+    value of a text setting (`text_keys`) is the text as written unless JSON-quoted."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}.")
         try:
-            out[key.strip()] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            out[key.strip()] = raw  # plain text, e.g. --set sample_prompt=Once
+            value = raw  # plain text, e.g. --set sample_prompt=Once
+        out[key.strip()] = raw if key.strip() in text_keys and not isinstance(value, str) \
+            else value  # --set sample_prompt=1984 is the text "1984"
     return out
 
 
-def _settings(args: argparse.Namespace,
-              model_class: type[GPTConfig] | type[LSTMConfig],
-              ) -> tuple[dict[str, Any], TrainConfig]:
-    """`--set` split into model overrides and a TrainConfig (with `--max-steps`)."""
+def split_overrides(pairs: list[str], model_class: type[GPTConfig] | type[LSTMConfig],
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`--set` pairs as (model settings, training settings); ConfigError for any other key,
+    and for vocab_size (the tokenizer's, always)."""
     from gptstudio.core.train import TrainConfig
 
-    overrides = parse_overrides(args.overrides)
+    fields = [*dataclasses.fields(model_class), *dataclasses.fields(TrainConfig)]
+    text_keys = frozenset(f.name for f in fields if isinstance(f.default, str))
+    overrides = parse_overrides(pairs, text_keys)
     model_fields = {f.name for f in dataclasses.fields(model_class)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     model_part = {k: v for k, v in overrides.items() if k in model_fields}
@@ -147,6 +170,19 @@ def _settings(args: argparse.Namespace,
         raise ConfigError(f"Unknown setting {unknown[0]!r}: model settings are "
                           f"{', '.join(sorted(model_fields))}; training settings are "
                           f"{', '.join(sorted(train_fields))}.")
+    if "vocab_size" in model_part:
+        raise ConfigError("vocab_size cannot be set: it is always the tokenizer's vocabulary "
+                          "size. Choose another tokenizer instead (e.g. --tokenizer bpe:512).")
+    return model_part, train_part
+
+
+def _settings(args: argparse.Namespace,
+              model_class: type[GPTConfig] | type[LSTMConfig],
+              ) -> tuple[dict[str, Any], TrainConfig]:
+    """`--set` split into model overrides and a TrainConfig (with `--max-steps`)."""
+    from gptstudio.core.train import TrainConfig
+
+    model_part, train_part = split_overrides(args.overrides, model_class)
     if args.max_steps is not None:
         train_part["max_steps"] = args.max_steps
     return model_part, TrainConfig(**train_part)  # each value is checked there
@@ -155,9 +191,10 @@ def _settings(args: argparse.Namespace,
 def _new_training(args: argparse.Namespace, control: TrainControl) -> PreparedTraining:
     """A new run from a preset (or from `--init-from`), the corpus and the tokenizer."""
     from gptstudio.core.corpora import resolve_corpus
-    from gptstudio.core.model import GPTConfig, LSTMConfig, check_fits, from_preset
+    from gptstudio.core.model import GPTConfig, LSTMConfig, from_preset
+    from gptstudio.core.train.device import check_fits_for_training
     from gptstudio.core.pipeline import prepare_new_training, with_vocab
-    from gptstudio.core.tokenizers import resolve_tokenizer
+    from gptstudio.core.tokenizers import parse_tokenizer_spec, resolve_tokenizer
 
     if args.init_from is not None:
         return _training_from_weights(args, control)
@@ -165,9 +202,16 @@ def _new_training(args: argparse.Namespace, control: TrainControl) -> PreparedTr
     lstm = args.arch == "lstm"
     model_over, train_config = _settings(args, LSTMConfig if lstm else GPTConfig)
 
-    corpus = resolve_corpus(args.corpus)
+    # A corpus larger than memory is streamed: opened, scanned, tokenized, with progress.
+    shown = corpus_display(args, args.corpus or DEFAULT_CORPUS_SPEC)
+    corpus = resolve_corpus(args.corpus or DEFAULT_CORPUS_SPEC, progress=shown)
     from_text = tokenizer_spec == "char" or tokenizer_spec.startswith("bpe:")
-    tokenizer = resolve_tokenizer(tokenizer_spec, corpus_text=corpus.text if from_text else None)
+    tokenizer = resolve_tokenizer(tokenizer_spec, corpus=corpus if from_text else None,
+                                  progress=shown)
+    asked = parse_tokenizer_spec(tokenizer_spec)
+    if shown is not None and asked.kind == "bpe" and tokenizer.vocab_size < asked.vocab_size:
+        shown.close()
+        print(stopped_early_note(tokenizer.vocab_size, int(asked.vocab_size)), file=sys.stderr)
     base = from_preset(preset, vocab_size=tokenizer.vocab_size)
     model_config: GPTConfig | LSTMConfig
     if lstm:
@@ -176,16 +220,17 @@ def _new_training(args: argparse.Namespace, control: TrainControl) -> PreparedTr
         model_config = LSTMConfig(vocab_size=tokenizer.vocab_size, **model_over)
     else:
         model_config = with_vocab(base.replace(**model_over), tokenizer)
-    check_fits(model_config, train_config.batch_size)
+    check_fits_for_training(model_config, train_config)  # the free memory of its device
     return prepare_new_training(args.run_dir, corpus, tokenizer, model_config, train_config,
-                                corpus_spec=args.corpus, restart=args.restart, control=control,
-                                hooks=_recorder(args, model_config, tokenizer))
+                                corpus_spec=args.corpus or DEFAULT_CORPUS_SPEC,
+                                restart=args.restart, control=control,
+                                hooks=_recorder(args, model_config, tokenizer), progress=shown)
 
 
 def _training_from_weights(args: argparse.Namespace, control: TrainControl) -> PreparedTraining:
     """A new run whose model, tokenizer and initial weights come from the run `--init-from`."""
     from gptstudio.core.corpora import resolve_corpus
-    from gptstudio.core.model import check_fits
+    from gptstudio.core.train.device import check_fits_for_training
     from gptstudio.core.pipeline import init_source, prepare_new_training
 
     given = [flag for flag, value in (("--preset", args.preset), ("--tokenizer", args.tokenizer),
@@ -200,11 +245,13 @@ def _training_from_weights(args: argparse.Namespace, control: TrainControl) -> P
         raise ConfigError(f"With --init-from the model is that run's: {fixed[0]} cannot change "
                           "(only dropout and training settings can).")
     model_config = model_config.replace(**model_over)
-    check_fits(model_config, train_config.batch_size)
-    return prepare_new_training(args.run_dir, resolve_corpus(args.corpus), tokenizer,
-                                model_config, train_config, corpus_spec=args.corpus,
+    check_fits_for_training(model_config, train_config)  # the free memory of its device
+    corpus_spec = args.corpus or DEFAULT_CORPUS_SPEC
+    shown = corpus_display(args, corpus_spec)
+    return prepare_new_training(args.run_dir, resolve_corpus(corpus_spec, progress=shown),
+                                tokenizer, model_config, train_config, corpus_spec=corpus_spec,
                                 init_from=args.init_from, restart=args.restart, control=control,
-                                hooks=_recorder(args, model_config, tokenizer))
+                                hooks=_recorder(args, model_config, tokenizer), progress=shown)
 
 
 def _recorder(args: argparse.Namespace, model_config: GPTConfig | LSTMConfig,
@@ -213,7 +260,9 @@ def _recorder(args: argparse.Namespace, model_config: GPTConfig | LSTMConfig,
     written: an LSTM or a prompt the tokenizer cannot encode is refused), or none."""
     from gptstudio.core.attention import AttentionRecorder, check_probe
 
-    if args.record_attention is None:
+    from gptstudio.core.train.distributed import is_main_process
+
+    if args.record_attention is None or not is_main_process():  # rank 0 alone writes
         return ()
     every = None if args.record_every == "auto" else _whole_number(args.record_every)
     check_probe(model_config, tokenizer, args.record_attention)

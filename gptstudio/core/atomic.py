@@ -12,7 +12,8 @@ survives this:
 
 Temporary names carry the writer's process id, so leftovers of a killed writer can be recognised
 and removed later (`clean_stale_temp_files`) without touching files that a live process is still
-writing. Used by checkpoints, run files, token caches and saved tokenizers. Left out: what is written.
+writing (whether it runs: `psutil`, on every platform). Used by checkpoints, run files, token
+caches and saved tokenizers. Left out: what is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+
+import psutil
 
 # ".<name>.tmp-<pid>-<random>" for files, ".tmp-<label>-<pid>-<random>" for folders.
 _TEMP_FILE = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
@@ -75,18 +78,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    """Whether a process with this id exists. `psutil` asks the system without touching the
+    process: `os.kill(pid, 0)`, the POSIX idiom, would end the process on Windows."""
     if pid == os.getpid():
         return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.pid_exists(pid)
+    except (OSError, ValueError, OverflowError):  # a pid no system could have
         return False
-    except PermissionError:  # it exists but belongs to someone else
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def clean_stale_temp_files(directory: str | os.PathLike) -> list[Path]:

@@ -50,6 +50,9 @@ from gptstudio.core.train.evaluation import (
     loss_report,
     token_byte_lengths,
 )
+from gptstudio.core.train.device import resolve_device
+from gptstudio.core.train.distributed import is_main_process, main_process_first
+from gptstudio.core.train.run_lock import holds_run_lock
 from gptstudio.core.train.trainer import Hook
 
 if TYPE_CHECKING:
@@ -64,7 +67,7 @@ class PreparedTraining:
     """A trainer ready to run, and what a progress display wants to know about it."""
 
     trainer: Trainer
-    run: Run
+    run: Run | None  # None on the ranks other than 0 of a distributed run
     model: nn.Module
     tokenizer: Tokenizer
     corpus: Corpus
@@ -95,6 +98,7 @@ def check_new_run_dir(run_dir: str | os.PathLike, *, restart: bool = False) -> N
         )
 
 
+@holds_run_lock  # one writer per run folder, from here to the end of events()
 def prepare_new_training(
     run_dir: str | os.PathLike,
     corpus: Corpus,
@@ -122,7 +126,7 @@ def prepare_new_training(
     be possible (corpus tokenized, windows checked, model built), as it is created.
     """
     model_config = with_vocab(model_config, tokenizer)
-    check_new_run_dir(run_dir, restart=restart)  # before the (possibly long) tokenization
+    check_new_run_dir(run_dir, restart=restart or not is_main_process())  # torchrun: rank 0's
     source = None
     if init_from is not None:
         if restart and Path(init_from).resolve() == Path(run_dir).resolve():
@@ -131,7 +135,8 @@ def prepare_new_training(
         source = Run.open(init_from)
         if source.latest_checkpoint() is None:
             raise CheckpointError(f"The run {source.path} has no checkpoint to start from.")
-    tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
+    with main_process_first():  # rank 0 writes the token cache, the other ranks read it
+        tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
     train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
     _check_windows(train_tokens, val_tokens, model_config.block_size)
     # The initial weights come from the run's seed, so the same choices give the same run.
@@ -158,18 +163,20 @@ def prepare_new_training(
     if started_from is not None:
         data_config["init_from"] = started_from
     run = Run.create(run_dir, model_config, train_config, data_config, tokenizer,
-                     replace=restart)
+                     replace=restart) if is_main_process() else None  # rank 0 writes it
     try:  # the Trainer checks the data and the sample prompt
         trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
                           control=control, hooks=hooks)
     except Exception:
         with contextlib.suppress(OSError, CheckpointError):  # the first error is the one to see
-            Run.delete(run.path)  # a run that never trained leaves nothing
+            if run is not None:
+                Run.delete(run.path)  # a run that never trained leaves nothing
         raise
     return PreparedTraining(trainer, run, model, tokenizer, corpus, 0,
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
 
 
+@holds_run_lock  # one writer per run folder, from here to the end of events()
 def prepare_resumed_training(
     run_dir: str | os.PathLike,
     *,
@@ -212,7 +219,7 @@ def prepare_resumed_training(
             )
         if not isinstance(spec, str) or not spec:
             raise CheckpointError(f"The run {run.path} does not say which corpus it trained on.")
-        corpus = resolve_corpus(spec)
+        corpus = resolve_corpus(spec, progress=progress, cancel=cancel)  # ReadProgress
     saved_fingerprint = run.data_config.get("corpus_fingerprint")
     if saved_fingerprint and corpus.fingerprint() != saved_fingerprint:
         raise CheckpointError(
@@ -223,16 +230,18 @@ def prepare_resumed_training(
         train_config = run.train_config
     if max_steps is not None:
         train_config = train_config.replace(max_steps=max_steps)
-    tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
+    with main_process_first():
+        tokens = tokenize_corpus(corpus, tokenizer, progress=progress, cancel=cancel)
     train_tokens, val_tokens = split_tokens(tokens, train_config.val_fraction)
     model = build_model(model_config)
     loaded = load_checkpoint(run.path, model, tokenizer=tokenizer)
+    run.checkpoint_note = loaded.note  # damaged newer checkpoints passed over, if any
     if loaded.step >= train_config.max_steps:
         raise ConfigError(
             f"The run {run.path.name} already reached step {loaded.step}; raise its number of "
             f"steps (now {train_config.max_steps}) to train further."
         )
-    if train_config != run.train_config:  # saved only once the resume is known to be possible
+    if train_config != run.train_config and is_main_process():  # once it is known to work
         run.save_train_config(train_config)
     trainer = Trainer(model, tokenizer, train_tokens, val_tokens, train_config, run=run,
                       control=control, hooks=hooks, start_state=loaded)
@@ -240,6 +249,7 @@ def prepare_resumed_training(
                             estimate(model_config).n_params, len(train_tokens), len(val_tokens))
 
 
+@holds_run_lock  # one writer per run folder, from here to the end of events()
 def prepare_finetune(run_dir: str | os.PathLike, base_run: str | os.PathLike, spec: FinetuneSpec,
                      train_config: TrainConfig, **options: Any) -> PreparedFinetune:
     """A new fine-tune of `base_run` as `spec` says ("classification" | "instructions", full or
@@ -269,7 +279,7 @@ def load_trained_model(run_dir: str | os.PathLike) -> tuple[Run, nn.Module, Toke
     model = build_model(run.model_config())
     if run.latest_checkpoint() is None:
         raise CheckpointError(f"The run {run.path} has no checkpoint yet; train it first.")
-    load_checkpoint(run.path, model, tokenizer=tokenizer)
+    run.checkpoint_note = load_checkpoint(run.path, model, tokenizer=tokenizer).note
     return run, model.eval(), tokenizer
 
 
@@ -284,6 +294,7 @@ class RunEvaluation:
     n_tokens: int  # tokens in the text measured (the batches are drawn from them)
     stride: int | None = None  # a full pass over every window (evaluate_run(stride=...))
     n_scored: int | None = None  # ... which scored this many target tokens, each once
+    note: str = ""  # damaged newer checkpoints passed over (LoadedCheckpoint.note), if any
 
 
 def evaluate_run(
@@ -294,6 +305,7 @@ def evaluate_run(
     stride: int | None = None,
     progress: Callable[[TokenizeProgress | FullPassProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    device: str | None = None,
 ) -> RunEvaluation:
     """The latest checkpoint's loss, perplexity and bits per byte on the run's validation split
     (the same split training used), or on all of `corpus` when given.
@@ -313,6 +325,7 @@ def evaluate_run(
         ppl = float(np.exp(loss)) if task == "instructions" else float("nan")
         return RunEvaluation("val", loss, ppl, float("nan"), n)
     run, model, tokenizer = load_trained_model(run_dir)
+    model.to(resolve_device(device or "cpu"))  # `device`: a device spec, the CPU by default
     cfg = run.train_config
     if corpus is not None:
         split, tokens = "corpus", tokenize_corpus(corpus, tokenizer, progress=progress,
@@ -331,13 +344,13 @@ def evaluate_run(
                               byte_lengths=token_byte_lengths(tokenizer), progress=progress,
                               cancel=cancel)
         return RunEvaluation(split, full.loss, full.perplexity, full.bits_per_byte,
-                             int(len(tokens)), full.stride, full.n_scored)
+                             int(len(tokens)), full.stride, full.n_scored, run.checkpoint_note)
     # DatasetError (from the batcher) if the text is shorter than one window.
     loss = estimate_loss(model, tokens, block_size=model.config.block_size,
                          batch_size=cfg.batch_size, iters=max(1, max_batches), seed=cfg.seed)
     n_bytes = count_bytes(tokens, token_byte_lengths(tokenizer))
     ppl, bpb = loss_report(loss, len(tokens), n_bytes)
-    return RunEvaluation(split, loss, ppl, bpb, int(len(tokens)))
+    return RunEvaluation(split, loss, ppl, bpb, int(len(tokens)), note=run.checkpoint_note)
 
 
 def import_gpt2_run(

@@ -65,9 +65,9 @@ class SamplingConfig:
         if not whole(self.max_new_tokens) or self.max_new_tokens < 0:
             raise ConfigError(f"max_new_tokens must be 0 or more, got {self.max_new_tokens!r}.")
         if not isinstance(self.temperature, (int, float)) or not 0 <= self.temperature < 1e6:
-            raise ConfigError(
-                f"temperature must be 0 (greedy) or a positive number, got {self.temperature!r}."
-            )
+            raise ConfigError(  # NaN fails the comparison too
+                f"temperature must be 0 (greedy) or a positive number below 1e6 (1 samples the "
+                f"model's own distribution), got {self.temperature!r}.")
         if self.top_k is not None and (not whole(self.top_k) or self.top_k < 1):
             raise ConfigError(f"top_k must be at least 1 (or unset), got {self.top_k!r}.")
         if self.top_p is not None and (

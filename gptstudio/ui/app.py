@@ -51,6 +51,9 @@ def run_app(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    from gptstudio.ui.tour import offer_tour  # the first-run tour, once per user; never in tests
+
+    QTimer.singleShot(0, lambda: offer_tour(window, window.settings))
     args = list(argv if argv is not None else sys.argv)[1:]
     if args:
         # Open after the event loop starts so the window paints first.

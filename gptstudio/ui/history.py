@@ -65,6 +65,8 @@ class Columns:
 
 STEP_COLUMNS = ("step", "tokens", "elapsed", "loss", "lr", "grad_norm", "tokens_per_s")
 EVAL_COLUMNS = ("step", "tokens", "elapsed", "train_loss", "val_loss", "train_bpb", "val_bpb")
+# A classifier's evaluations (fine-tunes): accuracy per split, in [0, 1].
+ACCURACY_COLUMNS = ("step", "train_accuracy", "val_accuracy", "test_accuracy")
 
 
 @dataclass
@@ -76,6 +78,8 @@ class RunHistory:
     steps: Columns = field(default_factory=lambda: Columns(STEP_COLUMNS))
     evals: Columns = field(default_factory=lambda: Columns(EVAL_COLUMNS))
     samples: list[tuple[int, str]] = field(default_factory=list)
+    accuracy: Columns = field(default_factory=lambda: Columns(ACCURACY_COLUMNS, 64))
+    confusion: Any = None  # the latest AccuracyEvent (labels, validation confusion), or None
     version: int = 0  # bumped on every change, so plots know when to redraw
 
     def add_event(self, event: object) -> None:
@@ -85,7 +89,7 @@ class RunHistory:
         are that step's (read back by step, the same whether live or replayed).
         """
         # Imported here: the events module is plain dataclasses, but its package imports torch.
-        from gptstudio.core.train.events import EvalEvent, SampleEvent, StepEvent
+        from gptstudio.core.train.events import AccuracyEvent, EvalEvent, SampleEvent, StepEvent
 
         if isinstance(event, StepEvent):
             self.add_step(step=event.step, tokens=event.tokens_seen, elapsed=event.elapsed,
@@ -98,6 +102,12 @@ class RunHistory:
                           train_bpb=event.train_bpb, val_bpb=event.val_bpb)
         elif isinstance(event, SampleEvent):
             self.add_sample(event.step, event.prompt + event.text)
+        elif isinstance(event, AccuracyEvent):
+            self.accuracy.append({"step": event.step, "train_accuracy": event.train_accuracy,
+                                  "val_accuracy": event.val_accuracy,
+                                  "test_accuracy": event.test_accuracy})
+            self.confusion = event
+            self.version += 1
 
     def add_step(self, **values: float | None) -> None:
         step = values.get("step")
@@ -123,6 +133,9 @@ class RunHistory:
         """Forget everything logged at `step` or later."""
         self.steps.truncate(int(np.searchsorted(self.steps.column("step"), step)))
         self.evals.truncate(int(np.searchsorted(self.evals.column("step"), step)))
+        self.accuracy.truncate(int(np.searchsorted(self.accuracy.column("step"), step)))
+        if self.confusion is not None and self.confusion.step >= step:
+            self.confusion = None
         self.samples = [s for s in self.samples if s[0] < step]
         self.version += 1
 
@@ -137,6 +150,8 @@ class RunHistory:
     def clear(self) -> None:
         self.steps.clear()
         self.evals.clear()
+        self.accuracy.clear()
+        self.confusion = None
         self.samples.clear()
         self.version += 1
 
@@ -145,6 +160,8 @@ class RunHistory:
         self.name, self.bytes_per_token = other.name, other.bytes_per_token
         self.steps.copy_from(other.steps)
         self.evals.copy_from(other.evals)
+        self.accuracy.copy_from(other.accuracy)
+        self.confusion = other.confusion
         self.samples = list(other.samples)
         self.version += 1
 

@@ -98,7 +98,8 @@ class MainWindow(QMainWindow):
             shortcuts=action(self, "&Keyboard shortcuts", self.show_shortcuts,
                              KEYS.HelpContents, "shortcutsAction", "This list"),
             about=action(self, "&About GPT Studio", self._show_about, None, "aboutAction"),
-            recent_menu=recent, tabs=tabs)
+            recent_menu=recent, tabs=tabs,
+            tour=action(self, "&Tour", self.show_tour, None, "tourAction", "A first walk"))
 
     # ==== public ==================================================================================
     def tab(self, key: str) -> Tab:
@@ -131,6 +132,13 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_shortcuts(self) -> None:
         dialogs.show_shortcuts(self, shortcut_rows(self.findChildren(QAction)))
+
+    @Slot()
+    def show_tour(self) -> None:
+        from gptstudio.ui.tour import Tour  # the tour's steps are read only when it opens
+
+        self.tour = getattr(self, "tour", None) or Tour(self)
+        self.tour.start()
 
     @Slot()
     def apply_theme(self) -> None:

@@ -1,9 +1,9 @@
 """The main window's menus, built from the window's own actions and the tabs' (`TabAction`).
 
 File (new run, open corpus/run, recent runs, then the tabs' File entries, quit), Training and
-View (Ctrl+1…N for the tabs from the registry, then the tabs' View entries), Help (shortcuts,
-about). The shortcuts dialog lists every action that has a shortcut, so it can never drift from
-the menus. Left out: what the actions do (their owners' slots).
+View (Ctrl+1…N for the tabs from the registry, then the tabs' View entries), Help (tour,
+shortcuts, about). The shortcuts dialog lists every action that has a shortcut, so it can never
+drift from the menus. Left out: what the actions do (their owners' slots).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class WindowActions:
     about: QAction
     recent_menu: QMenu
     tabs: list[QAction]
+    tour: QAction | None = None  # Help > Tour (ui/tour.py)
 
 
 def action(window: QMainWindow, text: str, slot: Callable[[], object],
@@ -69,7 +70,7 @@ def build_menus(window: QMainWindow, own: WindowActions, infos: Sequence[TabInfo
     for name in MENUS:
         bar.addMenu(menus[name])
     help_menu = bar.addMenu("&Help")
-    help_menu.addActions([own.shortcuts, own.about])
+    help_menu.addActions([a for a in (own.tour, own.shortcuts, own.about) if a is not None])
 
 
 def _add(menu: QMenu, entries: Sequence[TabAction]) -> None:

@@ -30,6 +30,8 @@ class Session(QObject):
     status_message = Signal(str)  # a sentence for the status bar
     tab_requested = Signal(str)  # a tab's key (see tabs.TABS)
     closing = Signal()  # the window closes: tabs save what they remember
+    chat_requested = Signal(object)  # a run folder: the Generate tab opens its chat page
+    reference_requested = Signal(object)  # a published ReferenceCurve for the loss plot, or None
 
     def __init__(self, parent: QObject | None = None, *, runs_root: Path | None = None,
                  settings: AppSettings | None = None) -> None:
@@ -47,6 +49,10 @@ class Session(QObject):
 
     def show_tab(self, key: str) -> None:
         self.tab_requested.emit(key)
+
+    def show_reference(self, curve: object | None) -> None:
+        """Draw a published run's losses (core/train/book.py) over the Train tab's curves."""
+        self.reference_requested.emit(curve)
 
     def say(self, message: str) -> None:
         """A short message in the status bar."""
@@ -82,7 +88,16 @@ class Session(QObject):
         if not self.runs.open(path):
             return False
         self.show_tab("train")
-        self.say(f"Opened run {Path(path).name}")
+        note = self.runs.opened.checkpoint_note if self.runs.opened is not None else ""
+        self.say(f"Opened run {Path(path).name}" + (f". {note}" if note else ""))  # damage
+        return True
+
+    def open_chat(self, path: str | Path) -> bool:
+        """Open the run `path` (an instruction fine-tune) and chat with it on the Generate tab."""
+        if not self.open_run(path):
+            return False
+        self.chat_requested.emit(Path(path))
+        self.show_tab("generate")
         return True
 
     def new_run(self) -> bool:

@@ -19,7 +19,7 @@ from gptstudio.core.corpora.builtin import (
 )
 from gptstudio.core.corpora.corpus import DOCUMENT_SEPARATOR, Corpus
 from gptstudio.core.corpora.download import KNOWN_DOWNLOADS, KnownCorpus, download, download_known
-from gptstudio.core.corpora.files import load_corpus, read_text_file
+from gptstudio.core.corpora.files import ReadProgress, load_corpus, read_text_file
 from gptstudio.core.corpora.spec import canonical_corpus_spec, corpus_label, resolve_corpus
 from gptstudio.core.corpora.stdlib_source import stdlib_corpus
 from gptstudio.core.corpora.synthetic import TASKS, ideal_attention, solve, synthetic_text
@@ -35,6 +35,7 @@ __all__ = [
     "Corpus",
     "DownloadProgress",
     "KnownCorpus",
+    "ReadProgress",
     "canonical_corpus_spec",
     "corpus_label",
     "download",

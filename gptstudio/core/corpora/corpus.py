@@ -8,7 +8,10 @@ The trade-off for file corpora: opening one reads every file once, in blocks, to
 (strict UTF-8, not binary, not empty) and to compute its size and fingerprint — but keeps nothing.
 `text` then reads the files again on demand and keeps the result, while `iter_chunks` streams them
 block by block, so a multi-GB corpus can be tokenized without ever being held in memory, let alone
-twice. A file that changes after the corpus was opened is refused (its fingerprint would lie).
+twice. A file that changes after the corpus was opened is refused (its fingerprint would lie):
+`files.py` compares each file's size and modification time before and after reading it, and
+`iter_chunks` hashes the streamed text and raises `CorpusError` after the last piece when it is
+not the fingerprinted text (a same-size rewrite that kept the old modification time).
 
 Chunk boundaries. Tokenizing chunk by chunk must give exactly the ids of tokenizing the whole
 text. A chunk therefore only ends
@@ -162,8 +165,24 @@ class Corpus:
         """
         if chunk_chars < 1:
             raise ConfigError(f"chunk_chars must be at least 1, got {chunk_chars}.")
-        pieces = (self.text,) if "text" in self.__dict__ else self._reader()
-        return iter_safe_chunks(pieces, chunk_chars)
+        if "text" in self.__dict__:
+            return iter_safe_chunks((self.text,), chunk_chars)
+        return iter_safe_chunks(self._verified_pieces(), chunk_chars)
+
+    def _verified_pieces(self) -> Iterator[str]:
+        """The streamed text, hashed on the way: if it is not the text that was fingerprinted
+        (a file rewritten in place between two reads), `CorpusError` after the last piece —
+        so a token cache built from it is never stored under the old fingerprint."""
+        digest, expected = hashlib.sha256(), self._stats
+        n_chars = 0
+        for piece in self._reader():
+            digest.update(piece.encode("utf-8"))
+            n_chars += len(piece)
+            yield piece
+        if digest.hexdigest() != expected.fingerprint or n_chars != expected.n_chars:
+            raise CorpusError(
+                f"The text of the corpus {self.name!r} is not what it was when it was opened "
+                "(a file was changed since): open the corpus again.")
 
 
 def _is_solid(char: str) -> bool:

@@ -15,7 +15,11 @@ in a stable order — sorted by their path parts relative to the folder, whateve
 lists first — joined with the document separator `<|endoftext|>`.
 
 Files are decoded in blocks by one streaming decoder, shared by `read_text_file` (whole text) and
-`load_corpus` (validate now, stream later); see `corpus.py` for that trade-off.
+`load_corpus` (validate now, stream later); see `corpus.py` for that trade-off. Opening reports
+`ReadProgress` (bytes read of the files' total) after every block and stops with `Cancelled`.
+A file that changes while it is read — its size or modification time differ before and after,
+or it yields more bytes than its size said — is refused with a `CorpusError`, so the corpus
+fingerprint (and the token cache keyed by it) always describes one version of the text.
 Left out: bundled corpora (`builtin.py`), downloads (`download.py`).
 """
 
@@ -25,12 +29,15 @@ import codecs
 import errno
 import io
 import os
-from collections.abc import Iterator
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from gptstudio.core.corpora.corpus import DOCUMENT_SEPARATOR, Corpus, compute_stats
-from gptstudio.core.errors import CorpusError
+from gptstudio.core.errors import Cancelled, CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
 BINARY_SNIFF_BYTES = 8000  # a NUL byte within this many leading bytes means "binary"
@@ -38,6 +45,14 @@ BLOCK_BYTES = 1 << 20
 _BOM = codecs.BOM_UTF8
 _OTHER_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
                (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+@dataclass(frozen=True)
+class ReadProgress:
+    """How far opening (checking and measuring) a file corpus has come, in bytes of its files."""
+
+    done_bytes: int
+    total_bytes: int
 
 
 def iter_decoded(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
@@ -162,13 +177,16 @@ def _raise_walk_error(exc: OSError) -> None:
 
 
 def load_corpus(
-    path: str | os.PathLike[str], *, name: str | None = None, source: str | None = None
+    path: str | os.PathLike[str], *, name: str | None = None, source: str | None = None,
+    progress: Callable[[ReadProgress], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Corpus:
     """Open a text file or a folder of .txt/.md files as a `Corpus`.
 
     Every file is read once now, in blocks, to check it and to measure and fingerprint the text;
     the text itself is read again when it is needed (see `corpus.py`). `name` defaults to the
-    file's stem or the folder's name, `source` to the path.
+    file's stem or the folder's name, `source` to the path. `progress` gets a `ReadProgress`
+    at the start and after every block read; `cancel` stops the reading with `Cancelled`.
     """
     path = Path(path)
     if path.is_dir():
@@ -183,15 +201,17 @@ def load_corpus(
         raise CorpusError(f"{path} does not exist.")
     snapshots = [_snapshot(f) for f in files]
 
-    def reader() -> Iterator[str]:
+    def reader(meter: _Meter | None = None) -> Iterator[str]:
         for i, (file, snapshot) in enumerate(zip(files, snapshots)):
             if i:
                 yield DOCUMENT_SEPARATOR
             if _snapshot(file) != snapshot:
                 raise CorpusError(f"{file} changed after the corpus was opened; open it again.")
-            yield from _iter_file(file)
+            yield from _iter_file(file, snapshot, meter)
 
-    stats = compute_stats(reader())  # the validating pass: raises on the first bad file
+    meter = _Meter(sum(size for size, _ in snapshots), progress, cancel)
+    meter.report()
+    stats = compute_stats(reader(meter))  # the validating pass: raises on the first bad file
     return Corpus.streamed(
         name or (path.name if path.is_dir() else path.stem) or str(path),
         source or str(path),
@@ -201,17 +221,71 @@ def load_corpus(
     )
 
 
-def _iter_file(path: Path) -> Iterator[str]:
+class _Meter:
+    """Counts the bytes read for `ReadProgress` and checks `cancel` between blocks."""
+
+    def __init__(self, total: int, progress: Callable[[ReadProgress], None] | None,
+                 cancel: threading.Event | None) -> None:
+        self.total, self.done, self.progress, self.cancel = total, 0, progress, cancel
+
+    def add(self, n_bytes: int) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Opening the corpus was cancelled.")
+        self.done += n_bytes
+        self.report()
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(ReadProgress(self.done, max(self.total, self.done)))
+
+
+class _CountingStream:
+    """A binary stream that counts the bytes it hands out (for the meter) and stops a file
+    that has grown past `limit` bytes since it was measured."""
+
+    def __init__(self, stream: BinaryIO, path: Path, limit: int | None,
+                 meter: _Meter | None) -> None:
+        self.stream, self.path, self.limit, self.meter, self.n_read = stream, path, limit, meter, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.n_read += len(data)
+        if self.limit is not None and self.n_read > self.limit:
+            raise _changed_error(self.path, self.limit, self.n_read)
+        if self.meter is not None and data:
+            self.meter.add(len(data))
+        return data
+
+
+def _iter_file(path: Path, snapshot: tuple[int, int] | None = None,
+               meter: _Meter | None = None) -> Iterator[str]:
+    """The decoded text of `path`; with `snapshot` (size, mtime), refused if the file is not
+    that version any more once it has been read to its end."""
     try:
-        with path.open("rb") as stream:
-            yield from iter_decoded(stream, str(path))
+        with path.open("rb") as raw:
+            stream = _CountingStream(raw, path, snapshot[0] if snapshot else None, meter)
+            yield from iter_decoded(stream, str(path), BLOCK_BYTES)  # type: ignore[arg-type]
+            if snapshot is not None and (stream.n_read != snapshot[0]
+                                         or _snapshot(path) != snapshot):
+                raise _changed_error(path, snapshot[0], stream.n_read)
     except OSError as exc:
         raise _os_error(path, exc) from None
+
+
+def _changed_error(path: Path, size: int, n_read: int) -> CorpusError:
+    return CorpusError(
+        f"{path} changed while it was being read (it had {size:,} bytes; {n_read:,} were "
+        "read): wait until nothing writes to it any more, then open it again.")
 
 
 def _snapshot(path: Path) -> tuple[int, int]:
+    """(size, modification time) of a regular file; a device or a pipe is refused (reading
+    /dev/zero would never end)."""
     try:
-        stat = path.stat()
+        info = path.stat()
     except OSError as exc:
         raise _os_error(path, exc) from None
-    return stat.st_size, stat.st_mtime_ns
+    if not stat.S_ISREG(info.st_mode):
+        raise CorpusError(f"{path} is not a regular file (a device, a pipe or a socket): a "
+                          "corpus is read from text files.")
+    return info.st_size, info.st_mtime_ns

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from gptstudio.core.corpora.builtin import load_builtin
 from gptstudio.core.corpora.corpus import Corpus
 from gptstudio.core.corpora.download import download, download_known
-from gptstudio.core.corpora.files import load_corpus
+from gptstudio.core.corpora.files import ReadProgress, load_corpus
 from gptstudio.core.errors import CorpusError
 from gptstudio.core.net import DownloadProgress
 
@@ -35,14 +35,16 @@ URL_PREFIXES = ("http://", "https://")
 def resolve_corpus(
     spec: str,
     *,
-    progress: Callable[[DownloadProgress], None] | None = None,
+    progress: Callable[[DownloadProgress | ReadProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> Corpus:
     """The corpus named by `spec` (see the module docstring); its `source` is the spec.
 
     `progress` gets `DownloadProgress` while a download runs and `cancel` stops it between two
-    blocks with `Cancelled` (the partial file is kept, so the next try resumes); both are unused
-    for bundled corpora and files. Raises `CorpusError` (`DownloadError` for downloads).
+    blocks with `Cancelled` (the partial file is kept, so the next try resumes). Opening a file
+    or a folder (downloaded or not) then reads it once to check it: `progress` gets
+    `ReadProgress` (bytes of the files) and `cancel` stops that too. Bundled corpora use
+    neither. Raises `CorpusError` (`DownloadError` for downloads).
     """
     spec = spec.strip()
     if not spec:
@@ -53,10 +55,12 @@ def resolve_corpus(
     if spec.startswith(DOWNLOAD_PREFIX):
         key = spec.removeprefix(DOWNLOAD_PREFIX)
         path = download_known(key, progress=progress, cancel=cancel)
-        return load_corpus(path, name=key, source=spec)
+        return load_corpus(path, name=key, source=spec, progress=progress, cancel=cancel)
     if spec.startswith(URL_PREFIXES):
-        return load_corpus(download(spec, progress=progress, cancel=cancel), source=spec)
-    return load_corpus(Path(spec).expanduser(), source=canonical_corpus_spec(spec))
+        return load_corpus(download(spec, progress=progress, cancel=cancel), source=spec,
+                           progress=progress, cancel=cancel)
+    return load_corpus(Path(spec).expanduser(), source=canonical_corpus_spec(spec),
+                       progress=progress, cancel=cancel)
 
 
 def canonical_corpus_spec(spec: str) -> str:

@@ -20,6 +20,13 @@ else (a crash midway, a truncated or foreign file) is rebuilt. Flipped bits insi
 intact-looking `.bin` are not detected: that would mean hashing the whole file on every load.
 Temp files left by a crashed process (its pid no longer running) are removed on the next build.
 
+Memory stays bounded whatever the corpus size: one chunk of text (`chunk_chars`, about 1 MB)
+and its ids are held at a time. Progress (`TokenizeProgress`, characters and UTF-8 bytes done of
+the total) comes before the first chunk and after each one; `cancel` stops between chunks. A
+file corpus that changes while it is read raises `CorpusError` and leaves no cache behind
+(`Corpus.iter_chunks` checks the text against its fingerprint). Speed-up: `encode_chunk` asks
+tiktoken (BPE) or numpy (characters) for an array directly instead of a list of Python ints.
+
 The cache is bounded: after each build, the least recently used caches are removed until the
 folder holds at most `GPTSTUDIO_TOKEN_CACHE_MB` megabytes (default 4096); a cache used again is
 marked as recent. `clear_token_cache()` (the CLI's `gptstudio cache --clear`) empties it.
@@ -46,6 +53,7 @@ from gptstudio.core.atomic import atomic_write_text, clean_stale_temp_files, fsy
     temp_name
 from gptstudio.core.corpora.corpus import DEFAULT_CHUNK_CHARS, Corpus
 from gptstudio.core.errors import Cancelled, DatasetError
+from gptstudio.core.tokenizers import BPETokenizer, CharTokenizer
 
 CACHE_FORMAT_VERSION = 1
 CACHE_LIMIT_ENV = "GPTSTUDIO_TOKEN_CACHE_MB"
@@ -70,6 +78,8 @@ class TokenizeProgress:
     total_chars: int
     n_tokens: int
     cached: bool = False
+    done_bytes: int = 0  # the same progress in UTF-8 bytes of the text (what MB/s count)
+    total_bytes: int = 0
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -131,7 +141,8 @@ def tokenize_corpus(
     else:
         _mark_used(meta_path)
         if progress:
-            progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True))
+            progress(TokenizeProgress(corpus.n_chars, corpus.n_chars, length, cached=True,
+                                      done_bytes=corpus.n_bytes, total_bytes=corpus.n_bytes))
     return np.memmap(bin_path, dtype=dtype, mode="r", shape=(length,))
 
 
@@ -247,20 +258,23 @@ def _build(
     tmp_path = bin_path.with_name(temp_name(bin_path.name))
     limit = np.iinfo(dtype).max
     total_chars, done_chars, n_tokens = corpus.n_chars, 0, 0
+    total_bytes, done_bytes = corpus.n_bytes, 0
     try:
         with tmp_path.open("wb") as out:
             if progress:
-                progress(TokenizeProgress(0, total_chars, 0))
+                progress(TokenizeProgress(0, total_chars, 0, total_bytes=total_bytes))
             for chunk in corpus.iter_chunks(chunk_chars):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Tokenizing the corpus was cancelled.")
-                ids = np.asarray(tokenizer.encode(chunk, allowed_special="all"), dtype=np.int64)
+                ids = encode_chunk(tokenizer, chunk)
                 _check_ids_fit(ids, limit, dtype, tokenizer.vocab_size)
                 out.write(ids.astype(dtype).tobytes())
                 done_chars += len(chunk)
+                done_bytes += len(chunk.encode("utf-8"))
                 n_tokens += len(ids)
                 if progress:
-                    progress(TokenizeProgress(done_chars, total_chars, n_tokens))
+                    progress(TokenizeProgress(done_chars, total_chars, n_tokens,
+                                              done_bytes=done_bytes, total_bytes=total_bytes))
             out.flush()
             os.fsync(out.fileno())
         if n_tokens == 0:
@@ -270,6 +284,22 @@ def _build(
         tmp_path.unlink(missing_ok=True)
         raise
     return n_tokens
+
+
+def encode_chunk(tokenizer: EncodesText, chunk: str) -> np.ndarray:
+    """`tokenizer.encode(chunk, allowed_special="all")` as an int64 array (the same ids).
+
+    The speed-up: BPE and tiktoken tokenizers encode through tiktoken's `encode_to_numpy`
+    and the character tokenizer through its `encode_array`, skipping a list of Python ints.
+    """
+    if isinstance(tokenizer, CharTokenizer):
+        return tokenizer.encode_array(chunk, allowed_special="all")
+    if isinstance(tokenizer, BPETokenizer):
+        specials = set(tokenizer.special_tokens)
+        ids = tokenizer.encoding.encode_to_numpy(chunk, allowed_special=specials,
+                                                 disallowed_special=())
+        return ids.astype(np.int64)
+    return np.asarray(tokenizer.encode(chunk, allowed_special="all"), dtype=np.int64)
 
 
 def _check_ids_fit(ids: np.ndarray, limit: int, dtype: np.dtype, vocab_size: int) -> None:

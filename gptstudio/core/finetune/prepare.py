@@ -160,6 +160,22 @@ def _token_counts(data: FinetuneData) -> tuple[int, int]:
                  for name in ("train", "val"))
 
 
+def open_base(base_run: str | os.PathLike) -> tuple[Run, Any, GPTConfig]:
+    """A fine-tune's base run, its latest checkpoint and its GPT config; CheckpointError /
+    ConfigError saying why a run cannot be a base (no checkpoint, the LSTM, a classifier)."""
+    source = Run.open(base_run)
+    checkpoint = source.latest_checkpoint()
+    if checkpoint is None:
+        raise CheckpointError(f"The base run {source.path} has no checkpoint to start from.")
+    model_config = source.model_config()
+    if not isinstance(model_config, GPTConfig):
+        raise ConfigError("The base run is the LSTM baseline; only a GPT can be fine-tuned.")
+    if source.data_config.get("task") == "classification":
+        raise ConfigError("The base run is a classifier; fine-tune a language model run (a "
+                          "pretrained run, an import, or an instruction fine-tune).")
+    return source, checkpoint, model_config
+
+
 def prepare_finetune(
     run_dir: str | os.PathLike,
     base_run: str | os.PathLike,
@@ -182,16 +198,7 @@ def prepare_finetune(
     if Path(base_run).resolve() == Path(run_dir).resolve():
         raise ConfigError("A fine-tune needs its own run folder, apart from its base run.")
     check_new_run_dir(run_dir, restart=restart)
-    source = Run.open(base_run)
-    checkpoint = source.latest_checkpoint()
-    if checkpoint is None:
-        raise CheckpointError(f"The base run {source.path} has no checkpoint to start from.")
-    model_config = source.model_config()
-    if not isinstance(model_config, GPTConfig):
-        raise ConfigError("The base run is the LSTM baseline; only a GPT can be fine-tuned.")
-    if source.data_config.get("task") == "classification":
-        raise ConfigError("The base run is a classifier; fine-tune a language model run (a "
-                          "pretrained run, an import, or an instruction fine-tune).")
+    source, checkpoint, model_config = open_base(base_run)
     tokenizer = source.load_tokenizer()
     corpus, data = read_finetune_data(spec, tokenizer, block_size=model_config.block_size)
     if cancel is not None and cancel.is_set():
@@ -273,6 +280,7 @@ def prepare_resumed_finetune(
         train_config = train_config.replace(max_steps=max_steps)
     model = build_finetune_model(model_config, spec, data, seed=train_config.seed)
     loaded = load_checkpoint(run.path, model, tokenizer=tokenizer)
+    run.checkpoint_note = loaded.note  # damaged newer checkpoints passed over, if any
     if loaded.step >= train_config.max_steps:
         raise ConfigError(f"The run {run.path.name} already reached step {loaded.step}; raise "
                           f"its number of steps (now {train_config.max_steps}) to train further.")
@@ -307,6 +315,6 @@ def load_finetuned(run_dir: str | os.PathLike, *, data: bool = False
         model = FinetunedGPT(base, n_classes=len(labels) if spec.task == "classification"
                              else None, pooling=spec.pooling)
         set_trainable(model, train_last=spec.train_last, lora=spec.lora)
-    load_checkpoint(run.path, model, tokenizer=tokenizer)
+    run.checkpoint_note = load_checkpoint(run.path, model, tokenizer=tokenizer).note
     merge_lora(model)  # same outputs, plain matmuls
     return run, model.eval(), tokenizer, encoded

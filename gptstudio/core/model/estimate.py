@@ -27,9 +27,10 @@ Left out: building the model (`build.py`) and bf16 (the trainer may use less mem
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model.config import GPTConfig, LSTMConfig
@@ -150,16 +151,6 @@ def human_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _read_meminfo_available(path: Path = Path("/proc/meminfo")) -> int | None:
-    try:
-        for line in path.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024  # the file counts in kB
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def _read_cgroup_room(root: Path = Path("/sys/fs/cgroup")) -> int | None:
     """Memory left under a cgroup v2 limit (containers), or None without a limit."""
     try:
@@ -173,13 +164,11 @@ def _read_cgroup_room(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 def available_memory() -> int | None:
     """Bytes this process could still allocate, or None when the system does not say."""
-    candidates = [_read_meminfo_available(), _read_cgroup_room()]
-    if candidates[0] is None:
-        try:  # other Unixes: free pages (more pessimistic than MemAvailable, never too high)
-            candidates[0] = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            pass
-    known = [c for c in candidates if c is not None]
+    try:  # psutil: MemAvailable on Linux, the same measure on Windows and macOS
+        system: int | None = int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError, AttributeError):
+        system = None
+    known = [c for c in (system, _read_cgroup_room()) if c is not None]
     return min(known) if known else None
 
 

@@ -9,8 +9,15 @@ parse, label, resolve).
 
 from gptstudio.core.tokenizers.base import ENDOFTEXT, Tokenizer
 from gptstudio.core.tokenizers.bpe import BPETokenizer
-from gptstudio.core.tokenizers.bpe_train import MergeEvent, iter_bpe_training, train_bpe
-from gptstudio.core.tokenizers.char import CharTokenizer
+from gptstudio.core.tokenizers.bpe_train import (
+    MergeEvent,
+    WordCountEvent,
+    iter_bpe_training,
+    iter_bpe_training_chunks,
+    train_bpe,
+    train_bpe_chunks,
+)
+from gptstudio.core.tokenizers.char import CharScanEvent, CharTokenizer
 from gptstudio.core.tokenizers.io import load_tokenizer, save_tokenizer, tokenizer_from_dict
 from gptstudio.core.tokenizers.patterns import GPT2_PATTERN, GPT4_PATTERN, PATTERNS
 from gptstudio.core.tokenizers.spec import (
@@ -35,12 +42,15 @@ __all__ = [
     "NAMED_ENCODINGS",
     "PATTERNS",
     "BPETokenizer",
+    "CharScanEvent",
     "CharTokenizer",
     "MergeEvent",
     "TiktokenTokenizer",
     "Tokenizer",
     "TokenizerSpec",
+    "WordCountEvent",
     "iter_bpe_training",
+    "iter_bpe_training_chunks",
     "load_tokenizer",
     "named_encoding_status",
     "named_encoding_statuses",
@@ -50,4 +60,5 @@ __all__ = [
     "tokenizer_from_dict",
     "tokenizer_spec_label",
     "train_bpe",
+    "train_bpe_chunks",
 ]

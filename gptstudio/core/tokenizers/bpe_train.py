@@ -28,8 +28,17 @@ Tie-breaking is deterministic: the highest count wins, and among equal counts th
 of ids, compared as (left id, right id). A pair whose bytes already are a token (possible in rare
 contexts) is skipped, so every token has distinct bytes, as tiktoken's rank tables require.
 
-Leaves out encoding (`bpe.py`). Reports progress as `MergeEvent`s, through a generator or a
-callback, and stops between two merges when a `cancel` event is set.
+Corpora larger than memory (`iter_bpe_training_chunks`, `train_bpe_chunks`): step 1 runs over a
+stream of chunks (a corpus's `iter_chunks`, which only cuts where the split regex would cut
+anyway), so the text is never held whole; only the distinct words and their counts are kept,
+and the merges are exactly those of training on the whole text. With `sample_chars`, only every
+k-th chunk is counted, about `sample_chars` characters spread over the corpus; the
+`WordCountEvent`s say so (`sampled`). Memory then grows with the number of distinct words, not
+with the size of the corpus.
+
+Leaves out encoding (`bpe.py`). Reports progress as `MergeEvent`s (and `WordCountEvent`s while
+counting a stream), through a generator or a callback, and stops between two merges (or two
+chunks) when a `cancel` event is set.
 """
 
 from __future__ import annotations
@@ -37,9 +46,10 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 
+from gptstudio.core.corpora.corpus import iter_safe_chunks
 from gptstudio.core.errors import Cancelled, TokenizerError
 from gptstudio.core.tokenizers.base import ENDOFTEXT, special_split_regex
 from gptstudio.core.tokenizers.bpe import BPETokenizer
@@ -50,6 +60,7 @@ from gptstudio.core.tokenizers.patterns import (
 )
 
 Pair = tuple[int, int]
+COUNT_SLICE_CHARS = 1 << 20  # count_words cuts a text held in memory into slices this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,18 @@ class MergeEvent:
     compression: float  # training-text bytes per token after this merge (specials not counted)
 
 
+@dataclass(frozen=True, slots=True)
+class WordCountEvent:
+    """Step 1 on a stream of chunks: how much of the text has been cut into words."""
+
+    done_chars: int  # characters read so far (counted or, when sampling, skipped)
+    total_chars: int  # of the whole text (0 when unknown)
+    counted_chars: int  # characters whose words were counted
+    n_words: int  # words (pieces) counted
+    n_distinct: int  # distinct words kept: what the memory grows with
+    sampled: bool  # True: only a sample (every k-th chunk) is counted, not the whole text
+
+
 def count_words(text: str, pattern: str = "gpt2",
                 special_tokens: Sequence[str] = (ENDOFTEXT,)) -> Counter[str]:
     """Step 1: the distinct pieces of the text and how often each occurs.
@@ -72,10 +95,47 @@ def count_words(text: str, pattern: str = "gpt2",
     """
     split = compile_pattern(pattern_regex(pattern))
     finder = special_split_regex(list(special_tokens))
-    segments = finder.split(text) if finder is not None else [text]
+    # In slices of about 1 MB, cut only where the split regex cuts anyway (`iter_safe_chunks`):
+    # the list of pieces of a whole 200 MB text would take gigabytes.
+    slices = ((text,) if any("\n" in s for s in special_tokens)
+              else iter_safe_chunks((text,), COUNT_SLICE_CHARS))
     words: Counter[str] = Counter()
-    for segment in segments:  # special tokens cut the text: no piece spans one
-        words.update(split.findall(segment))
+    for piece in slices:
+        for segment in finder.split(piece) if finder is not None else [piece]:
+            words.update(split.findall(segment))  # special tokens cut the text: no word spans one
+    return words
+
+
+def iter_word_counts(
+    chunks: Iterable[str],
+    pattern: str = "gpt2",
+    special_tokens: Sequence[str] = (ENDOFTEXT,),
+    *,
+    total_chars: int = 0,
+    sample_chars: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Generator[WordCountEvent, None, Counter[str]]:
+    """Step 1 over chunks that split the text where the regex does (`Corpus.iter_chunks`):
+    yields a `WordCountEvent` per chunk and *returns* the counts, equal to `count_words` of the
+    joined text — or, with `sample_chars` below `total_chars`, of every k-th chunk only."""
+    split = compile_pattern(pattern_regex(pattern))
+    finder = special_split_regex(list(special_tokens))
+    stride = 1
+    if sample_chars is not None and total_chars > sample_chars > 0:
+        stride = -(-total_chars // sample_chars)  # ceil: about sample_chars get counted
+    words: Counter[str] = Counter()
+    done = counted = n_words = 0
+    for index, chunk in enumerate(chunks):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("BPE training was cancelled while counting the words.")
+        done += len(chunk)
+        if index % stride == 0:
+            for segment in finder.split(chunk) if finder is not None else [chunk]:
+                pieces = split.findall(segment)
+                n_words += len(pieces)
+                words.update(pieces)
+            counted += len(chunk)
+        yield WordCountEvent(done, total_chars, counted, n_words, len(words), stride > 1)
     return words
 
 
@@ -170,6 +230,32 @@ def iter_bpe_training(
     and call `BPETokenizer.from_merges`. `vocab_size` counts the 256 bytes, the merges and the
     special tokens; training stops earlier if the text has no pair left to merge.
     """
+    special_tokens = _check_settings(vocab_size, pattern, special_tokens)
+    word_counts = count_words(text, pattern, special_tokens)
+    return (yield from iter_merges(word_counts, vocab_size, pattern, special_tokens, cancel))
+
+
+def iter_bpe_training_chunks(
+    chunks: Iterable[str],
+    vocab_size: int,
+    pattern: str = "gpt2",
+    special_tokens: Sequence[str] = (ENDOFTEXT,),
+    cancel: threading.Event | None = None,
+    *,
+    total_chars: int = 0,
+    sample_chars: int | None = None,
+) -> Generator[WordCountEvent | MergeEvent, None, BPETokenizer]:
+    """`iter_bpe_training` on a stream of safe chunks (see the module docstring): first a
+    `WordCountEvent` per chunk, then a `MergeEvent` per merge; returns the BPETokenizer."""
+    special_tokens = _check_settings(vocab_size, pattern, special_tokens)
+    word_counts = yield from iter_word_counts(chunks, pattern, special_tokens,
+                                              total_chars=total_chars,
+                                              sample_chars=sample_chars, cancel=cancel)
+    return (yield from iter_merges(word_counts, vocab_size, pattern, special_tokens, cancel))
+
+
+def _check_settings(vocab_size: int, pattern: str, special_tokens: Sequence[str]
+                    ) -> tuple[str, ...]:
     if pattern not in TRAINABLE_PATTERNS:
         raise TokenizerError(f"Choose the split pattern 'gpt2' or 'gpt4', not {pattern!r}.")
     special_tokens = tuple(special_tokens)
@@ -181,10 +267,20 @@ def iter_bpe_training(
             f"A byte-level BPE vocabulary needs at least {smallest} ids (256 bytes + "
             f"{len(special_tokens)} special tokens); got vocab_size={vocab_size!r}."
         )
-    word_counts = count_words(text, pattern, special_tokens)
+    return special_tokens
+
+
+def iter_merges(
+    word_counts: Counter[str],
+    vocab_size: int,
+    pattern: str,
+    special_tokens: tuple[str, ...],
+    cancel: threading.Event | None = None,
+) -> Generator[MergeEvent, None, BPETokenizer]:
+    """Steps 2 and 3 on counted words: a MergeEvent per merge; returns the BPETokenizer."""
     if not word_counts:
         raise TokenizerError("Cannot train BPE on an empty text.")
-
+    smallest = 256 + len(special_tokens)
     total_bytes = 0
     n_tokens = 0
     words: list[list[int]] = []
@@ -233,7 +329,27 @@ def train_bpe(
     cancel: threading.Event | None = None,
 ) -> BPETokenizer:
     """`iter_bpe_training` with a callback instead of a generator (BPETokenizer.train)."""
-    events = iter_bpe_training(text, vocab_size, pattern, special_tokens, cancel)
+    return _run(iter_bpe_training(text, vocab_size, pattern, special_tokens, cancel), progress)
+
+
+def train_bpe_chunks(
+    chunks: Iterable[str],
+    vocab_size: int,
+    pattern: str = "gpt2",
+    special_tokens: Sequence[str] = (ENDOFTEXT,),
+    progress: Callable[[WordCountEvent | MergeEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    *,
+    total_chars: int = 0,
+    sample_chars: int | None = None,
+) -> BPETokenizer:
+    """`iter_bpe_training_chunks` with a callback instead of a generator."""
+    return _run(iter_bpe_training_chunks(chunks, vocab_size, pattern, special_tokens, cancel,
+                                         total_chars=total_chars, sample_chars=sample_chars),
+                progress)
+
+
+def _run(events: Generator, progress: Callable | None) -> BPETokenizer:
     while True:
         try:
             event = next(events)

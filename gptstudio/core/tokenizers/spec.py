@@ -28,23 +28,24 @@ Left out: the tokenizers themselves and their files (`char.py`, `bpe*.py`, `tikt
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, Protocol, Union
 
 from gptstudio.core.errors import TokenizerError
 from gptstudio.core.net import DownloadProgress
 from gptstudio.core.tokenizers.base import Tokenizer
 from gptstudio.core.tokenizers.bpe import BPETokenizer
-from gptstudio.core.tokenizers.bpe_train import MergeEvent
-from gptstudio.core.tokenizers.char import CharTokenizer
+from gptstudio.core.tokenizers.bpe_train import MergeEvent, WordCountEvent, train_bpe_chunks
+from gptstudio.core.tokenizers.char import CharScanEvent, CharTokenizer
 from gptstudio.core.tokenizers.io import load_tokenizer
 from gptstudio.core.tokenizers.patterns import TRAINABLE_PATTERNS
 from gptstudio.core.tokenizers.tiktoken_named import NAMED_ENCODINGS, TiktokenTokenizer
 
 TokenizerKind = Literal["char", "bpe", "tiktoken", "file"]
-Progress = Callable[[Union[MergeEvent, DownloadProgress]], None]
+Progress = Callable[[Union[MergeEvent, DownloadProgress, WordCountEvent, CharScanEvent]],
+                    None]
 
 # The smallest byte-level BPE: the 256 bytes and <|endoftext|>.
 MIN_BPE_VOCAB = 257
@@ -166,10 +167,20 @@ def tokenizer_spec_label(spec: str) -> str:
         return spec
 
 
+class ChunkedCorpus(Protocol):
+    """What `resolve_tokenizer(corpus=...)` needs of a corpus (a corpora `Corpus`)."""
+
+    n_chars: int
+
+    def iter_chunks(self) -> Iterable[str]: ...
+
+
 def resolve_tokenizer(
     spec: str | TokenizerSpec,
     corpus_text: str | None = None,
     *,
+    corpus: ChunkedCorpus | None = None,
+    sample_chars: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> Tokenizer:
@@ -179,11 +190,21 @@ def resolve_tokenizer(
     `MergeEvent` per merge and stops between merges with `Cancelled` when `cancel` is set. A named
     encoding comes from tiktoken's cache, downloaded once if allowed (`progress` then gets
     `DownloadProgress`). Everything else a person can get wrong raises `TokenizerError`.
+    With `corpus` instead of `corpus_text` (a corpus larger than memory), char and BPE read it
+    chunk by chunk: `progress` then also gets `CharScanEvent`s / `WordCountEvent`s, and a BPE
+    counts only a spread sample of about `sample_chars` characters when that is given.
     """
     parsed = spec if isinstance(spec, TokenizerSpec) else parse_tokenizer_spec(spec)
-    if parsed.needs_corpus and corpus_text is None:
+    if parsed.needs_corpus and corpus_text is None and corpus is None:
         raise TokenizerError(
             f"The tokenizer {parsed.to_spec()!r} is built from a corpus; none was given.")
+    if parsed.needs_corpus and corpus_text is None and corpus is not None:
+        if parsed.kind == "char":
+            return CharTokenizer.from_chunks(corpus.iter_chunks(), total_chars=corpus.n_chars,
+                                             progress=progress, cancel=cancel)
+        return train_bpe_chunks(corpus.iter_chunks(), int(parsed.vocab_size or 0),
+                                pattern=str(parsed.pattern), progress=progress, cancel=cancel,
+                                total_chars=corpus.n_chars, sample_chars=sample_chars)
     if parsed.kind == "char":
         return CharTokenizer.from_text(str(corpus_text))
     if parsed.kind == "bpe":

@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 from gptstudio.core.errors import ConfigError
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("auto", "on", "off")
 
 
@@ -57,9 +57,12 @@ class TrainConfig:
     keep_last: checkpoints kept besides the best-validation one.
     val_fraction: the share of the corpus held out for validation (the tail, by position).
     seed: seeds the data order, dropout and the samples (each rank adds its rank).
-    precision: "bf16" runs matmuls under bfloat16 autocast; "auto" picks what is fastest here.
+    precision: "bf16" runs matmuls under bfloat16 autocast ("fp16": float16 with a gradient
+        scaler, for GPUs without bf16); "auto" picks what is fastest on the device.
     compile: "on" wraps the model in torch.compile; "auto" picks what pays off here.
     max_nonfinite: stop after this many steps in a row with a NaN/inf loss or gradient.
+    device: where to train: "auto" (CUDA, else MPS, else CPU), "cpu", "cuda", "cuda:N" or
+        "mps" (`device.py`); a run's checkpoints load on any device.
     """
 
     max_steps: int = 2000
@@ -86,6 +89,7 @@ class TrainConfig:
     precision: Precision = "auto"
     compile: CompileMode = "auto"
     max_nonfinite: int = 5
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "grad_accum", "eval_iters", "sample_tokens",
@@ -128,6 +132,10 @@ class TrainConfig:
                 f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}."
             )
 
+        from gptstudio.core.train.device import check_device_spec  # device.py imports torch
+
+        check_device_spec(self.device)
+
     @property
     def decay_steps(self) -> int:
         """The step at which the cosine reaches min_lr."""
@@ -140,6 +148,19 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field."""
         return dataclasses.asdict(self)
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but almost surely not meant (the Trainer reports them as
+        WarningEvents at its start), e.g. a warmup longer than the whole run."""
+        found = []
+        if self.warmup_steps > self.max_steps:
+            found.append(
+                f"warmup_steps ({self.warmup_steps:,}) is more than max_steps "
+                f"({self.max_steps:,}): the learning rate rises for the whole run and ends at "
+                f"about {self.max_steps / self.warmup_steps:.0%} of its peak "
+                f"({self.learning_rate:g}). Lower warmup_steps (e.g. to "
+                f"{max(1, self.max_steps // 10):,}) to train at the rate asked for.")
+        return found
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

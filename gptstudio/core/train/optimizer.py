@@ -65,17 +65,18 @@ def build_optimizer(
 ) -> torch.optim.AdamW | FlatAdamW:
     """AdamW over `param_groups(model, weight_decay)`, fused into one kernel where possible.
 
-    The fused implementation (one kernel for all parameters) is the fastest on CPU and CUDA; it
-    needs every parameter to be a floating-point tensor on one of those devices. Otherwise the
-    multi-tensor ("foreach") path is used. `flat=True` moves the parameters into one buffer per
-    group first (`FlatAdamW`: faster for models of many small tensors) where they allow it.
+    The fused implementation (one kernel for all parameters) is the fastest on CPU, CUDA and
+    MPS; it needs every parameter to be a floating-point tensor on one of those devices.
+    Otherwise the multi-tensor ("foreach") path is used. `flat=True` moves the parameters into
+    one buffer per group first (`FlatAdamW`: faster for models of many small tensors) where
+    they allow it.
     """
     groups = [g for g in param_groups(model, weight_decay) if g["params"]]
     params = [p for g in groups for p in g["params"]]
     if flat and all(can_flatten(g["params"]) for g in groups) and groups:
         return FlatAdamW(groups, lr=learning_rate, betas=betas)
     fused = bool(params) and all(
-        p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
+        p.is_floating_point() and p.device.type in ("cpu", "cuda", "mps") for p in params
     )
     return torch.optim.AdamW(
         groups, lr=learning_rate, betas=betas, fused=fused or None, foreach=None if fused else True

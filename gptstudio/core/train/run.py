@@ -12,6 +12,7 @@
       responses.json       an instruction fine-tune: held-out responses beside the references
       attention/           step-00000500.safetensors ...: attention on a probe prompt, recorded
                            while training (optional; see gptstudio/core/attention/record.py)
+      run.lock             while a process trains the run: who (pid, host, since; run_lock.py)
 
 Every file except metrics.jsonl is written atomically. metrics.jsonl is appended to and flushed
 after each line, so the app or a notebook can read it while training runs; a process killed
@@ -39,6 +40,7 @@ from gptstudio.core.train.checkpoint import (
     best_checkpoint,
     latest_checkpoint,
     list_checkpoints,
+    read_checkpoint_info,
 )
 from gptstudio.core.readers import MB, read_json_file
 from gptstudio.core.train.config import TrainConfig
@@ -63,6 +65,7 @@ CHECKPOINTS_DIR = "checkpoints"
 ATTENTION_DIR = "attention"
 ADAPTER_FILE = "adapter.safetensors"
 RESPONSES_FILE = "responses.json"
+LOCK_FILE = "run.lock"  # the one writer's name, while it trains (run_lock.py)
 CONFIG_FILE_LIMIT = 16 * MB  # a run's JSON files hold configs: a few KB
 # Everything a run folder's own: what `Run.delete` removes (checkpoints first, run.json last).
 _OWN_NAMES = (CHECKPOINTS_DIR, ATTENTION_DIR, ADAPTER_FILE, RESPONSES_FILE, METRICS_FILE,
@@ -85,6 +88,8 @@ class Run:
         self.train_config = train_config
         self.data_config = data_config
         self._metrics_checked = False  # has this writer made sure it starts on a fresh line?
+        # Set by whoever loaded a checkpoint of the run: the newer ones passed over as damaged.
+        self.checkpoint_note = ""
 
     # --- creating and opening ---------------------------------------------------------------
 
@@ -111,7 +116,8 @@ class Run:
         if Run.exists(path) and not replacing:
             raise CheckpointError(f"{path} already holds a run; open it to resume, or pick a new "
                                   "folder.")
-        if not replacing and path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not replacing and path.exists() and (
+                not path.is_dir() or any(p.name != LOCK_FILE for p in path.iterdir())):
             raise CheckpointError(f"{path} exists and is not an empty folder; pick a new folder.")
         model_dict = model_config.to_dict() if hasattr(model_config, "to_dict") else model_config
         if not isinstance(model_dict, dict):
@@ -188,7 +194,7 @@ class Run:
 
         Refuses (CheckpointError, nothing removed) a folder that is not a GPT Studio run. The
         marker goes last, so a delete that is killed half-way leaves a folder that is still a
-        run, and deleting it again finishes the job. Do not delete a run that is training.
+        run, and deleting it again finishes the job. A run another process trains is refused.
         """
         path = Path(directory)
         if not Run.exists(path):
@@ -198,8 +204,12 @@ class Run:
         if not isinstance(marker, dict) or marker.get("format") != RUN_FORMAT:
             raise CheckpointError(f"{path} is not a GPT Studio run folder ({RUN_FILE} is "
                                   "foreign), so nothing was deleted.")
+        from gptstudio.core.train.run_lock import check_no_other_writer
+
+        # Refused while another process trains it; a lock of this process's own is kept.
+        names = _OWN_NAMES if check_no_other_writer(path) else (*_OWN_NAMES, LOCK_FILE)
         clean_stale_temp_files(path)  # e.g. the leftovers of an earlier delete that was killed
-        for name in _OWN_NAMES:
+        for name in names:
             entry = path / name
             if entry.is_dir() and not entry.is_symlink():
                 # Renamed first: a half-removed folder never passes for the checkpoints.
@@ -290,7 +300,21 @@ class Run:
         return list_checkpoints(self.checkpoints_dir)
 
     def latest_checkpoint(self) -> CheckpointInfo | None:
-        return latest_checkpoint(self.checkpoints_dir)
+        """The newest readable checkpoint; None when the run has none yet. A run whose every
+        checkpoint is damaged is never taken for one that has none: CheckpointError names it."""
+        latest = latest_checkpoint(self.checkpoints_dir)
+        if latest is None:
+            damage = []
+            for entry in sorted(self.checkpoints_dir.glob("step-*"), reverse=True):
+                try:
+                    read_checkpoint_info(entry)
+                except CheckpointError as exc:
+                    damage.append(str(exc))
+            if damage:
+                raise CheckpointError(f"No checkpoint of the run {self.path.name} can be read: "
+                                      f"{damage[0]} Restore the run from a copy, or start it "
+                                      "over (--restart) if its checkpoints are lost.")
+        return latest
 
     def best_checkpoint(self) -> CheckpointInfo | None:
         return best_checkpoint(self.checkpoints_dir)

@@ -23,10 +23,16 @@ attention maps) are answered after each step and while paused, by `serving.Reque
 Exact resume (a checkpoint holds everything as of the last completed step) is the trainer's
 `CheckpointingMixin` (checkpointing.py).
 
-Distributed training (later, under torchrun): `rank` and `world_size` select per-rank data seeds;
-only rank 0 writes metrics and checkpoints; a model wrapped in DDP skips gradient sync on all but
-the last micro-batch. Nothing here is global. Left out: the pieces this uses (schedule, optimizer,
-evaluation, precision, checkpoint, checkpointing, task, run and serving modules).
+Devices: the Trainer puts the model on `config.device` (`placement.py`), with that device's
+precision, compile and batch-copy policy (`device.py`); an out-of-memory error becomes a
+TrainingError saying what to change, the last checkpoint left intact.
+Distributed training (torchrun, `distributed.py`): `rank` and `world_size` select per-rank data
+seeds; the model is wrapped in DDP when a process group runs; gradient sync is skipped on all but
+the last micro-batch; evaluation losses are averaged over the ranks; a stop asked on one rank
+stops all at the same step; only rank 0 writes metrics, samples and checkpoints, and the ranks
+wait for its checkpoints (a barrier). Nothing here is global. Left out: the pieces this uses
+(schedule, optimizer, evaluation, precision, checkpoint, checkpointing, reporting, task, run and
+serving modules).
 """
 
 from __future__ import annotations
@@ -47,18 +53,18 @@ from gptstudio.core.train.checkpoint_load import LoadedCheckpoint
 from gptstudio.core.train.checkpointing import CheckpointingMixin
 from gptstudio.core.train.config import TrainConfig
 from gptstudio.core.train.control import TrainControl
-from gptstudio.core.train.distributed import rank_and_world_size
+from gptstudio.core.train.device import device_failure_message, empty_cache
+from gptstudio.core.train.distributed import any_rank, barrier, rank_and_world_size
 from gptstudio.core.train.events import (
-    EvalEvent,
-    SampleEvent,
     StatusEvent,
     StepEvent,
     TrainEvent,
     WarningEvent,
 )
 from gptstudio.core.train.optimizer import build_optimizer, clip_targets
-from gptstudio.core.train.precision import autocast_factory, resolve_compile, resolve_precision
-from gptstudio.core.train.samples import check_sample_prompt, sample_text
+from gptstudio.core.train.placement import place_for_training
+from gptstudio.core.train.reporting import ReportingMixin
+from gptstudio.core.train.samples import check_sample_prompt
 from gptstudio.core.train.schedule import learning_rate_at
 from gptstudio.core.train.serving import RequestServer
 from gptstudio.core.train.state import DataPosition
@@ -67,6 +73,7 @@ from gptstudio.core.train.task import TrainTask, language_model_task
 if TYPE_CHECKING:
     from gptstudio.core.tokenizers import Tokenizer
     from gptstudio.core.train.run import Run
+    from gptstudio.core.train.run_lock import RunLock
 
 Hook = Callable[[nn.Module, int], None]
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches never coincide with the training stream
@@ -80,9 +87,10 @@ class _StepResult:
     seconds: float
     applied: bool
     tokens: int  # input tokens of the step's micro-batches (padding included)
+    overflow: bool = False  # fp16: the gradients overflowed, the scaler lowers its scale
 
 
-class Trainer(CheckpointingMixin):
+class Trainer(CheckpointingMixin, ReportingMixin):
     """Trains `model` on `train_tokens`, or on a `task`'s batches (then the tokens are None);
     iterate `events()` to run it (see the module docstring).
 
@@ -117,15 +125,18 @@ class Trainer(CheckpointingMixin):
         self.control = control if control is not None else TrainControl()
         self.hooks = tuple(hooks)
         self.rank, self.world_size = rank_and_world_size(rank, world_size)
-        self.device = next(self.model.parameters()).device
+        # The device and its policy (precision, compile, batch copies), and DDP: placement.py.
+        self.policy, self._train_model = place_for_training(model, config,
+                                                            world_size=self.world_size)
+        self.device = self.policy.device
         self.block_size = int(self.model.config.block_size)
-        self.precision = resolve_precision(config.precision, self.device)
-        self.compiled = resolve_compile(config.compile, self.device)
-        self._autocast = autocast_factory(self.precision, self.device)
+        self.precision, self.compiled = self.policy.precision, self.policy.compile
+        self._autocast = self.policy.autocast
+        self._scaler = self.policy.make_grad_scaler()  # fp16 only
         self.optimizer = build_optimizer(
             self.model, learning_rate=config.learning_rate, weight_decay=config.weight_decay,
             betas=(config.beta1, config.beta2),
-            flat=model is self.model,  # DDP keeps gradients in buckets of its own
+            flat=self._train_model is self.model,  # DDP keeps gradients in buckets of its own
         )
         if task is None:
             if train_tokens is None or val_tokens is None:
@@ -154,6 +165,7 @@ class Trainer(CheckpointingMixin):
         self._saved_path: str | None = None
         self._last_eval: tuple[int, float] | None = None  # (step, val loss) of the latest eval
         self._resumed = start_state is not None
+        self.writer_lock: RunLock | None = None  # given by holds_run_lock, back when events() end
         if start_state is not None:
             self._restore(start_state)
         saves = run is not None and self.rank == 0  # only rank 0 writes checkpoints
@@ -194,8 +206,21 @@ class Trainer(CheckpointingMixin):
         except TrainingError:
             raise
         except Exception as exc:
+            message = device_failure_message(  # out of memory, or an op the device lacks
+                exc, self.device, step=self.step, batch_size=self.config.batch_size,
+                grad_accum=self.config.grad_accum, block_size=self.block_size,
+                checkpoint=self._saved_path)
+            if message is not None:
+                self.optimizer.zero_grad(set_to_none=True)
+                empty_cache(self.device)
+                self._log(StatusEvent("failed", message, self.step))
+                raise TrainingError(message) from exc
             self._log(StatusEvent("failed", f"Training failed: {exc}", self.step))
             raise
+        finally:  # the run folder's writer lock, if the preparation took one (run_lock.py)
+            self._train_model = self.model  # and a DDP wrapper dropped: for a clean shutdown
+            if self.writer_lock is not None:
+                self.writer_lock.release()
 
     def _events(self) -> Iterator[TrainEvent]:
         cfg = self.config
@@ -203,22 +228,28 @@ class Trainer(CheckpointingMixin):
             torch.manual_seed(cfg.seed + self.rank)  # dropout's stream; data has its own
         else:
             torch.set_rng_state(self._start_rng)
+        self.policy.apply_backend_settings()
         self._train_model.train()
         forward = torch.compile(self._train_model) if self.compiled else self._train_model
         verb = "Resuming" if self._resumed else "Starting"
         yield self._emit(StatusEvent("running", f"{verb} training at step {self.step} of "
-                                                f"{cfg.max_steps} ({self.precision}).", self.step))
+                                                f"{cfg.max_steps} ({self.precision}"
+                                                f"{', compiled' if self.compiled else ''} on "
+                                                f"{self.policy.label}).", self.step))
+        for message in cfg.warnings():  # e.g. a warmup longer than the run
+            yield self._emit(WarningEvent(self.step, message))
         if not self._resumed:
             # Step 0, saved after seeding: a run killed before its first scheduled checkpoint
             # resumes from here exactly as if it had never stopped.
             yield from self._checkpoint()
+            barrier()  # the other ranks wait for rank 0's checkpoint
             if self.task.evaluate_at_start:  # a fine-tune's "before" figures
                 yield from self._evaluation()
         nonfinite_in_row, avg_step_time = 0, None
         while self.step < cfg.max_steps:
             while self.control.paused:
                 yield from self.serving.pause(self.step)
-            if self.control.stopped:
+            if any_rank(self.control.stopped, self.device):  # every rank stops at one step
                 break
             position = DataPosition.capture(self.batcher)
             result = yield from self._one_step(forward)
@@ -233,8 +264,8 @@ class Trainer(CheckpointingMixin):
             self.elapsed += result.seconds
             avg_step_time = result.seconds if avg_step_time is None else \
                 0.9 * avg_step_time + 0.1 * result.seconds
-            nonfinite_in_row = 0 if result.applied else nonfinite_in_row + 1
-            if not result.applied:
+            nonfinite_in_row = 0 if result.applied or result.overflow else nonfinite_in_row + 1
+            if not result.applied and not result.overflow:
                 yield self._emit(WarningEvent(self.step, (
                     f"Step {self.step} was skipped: the loss ({result.loss:.4g}) or the gradient "
                     f"norm ({result.grad_norm:.4g}) was not finite, so no weight was changed.")))
@@ -254,6 +285,8 @@ class Trainer(CheckpointingMixin):
                 yield self._emit(self.sample())
             due = cfg.checkpoint_interval > 0 and self.step % cfg.checkpoint_interval == 0
             yield from self.serving.after_step(self.step, checkpoint_due=due)
+            if due:
+                barrier()
         yield from self._end(finished=self.step >= cfg.max_steps)
 
     def _end(self, finished: bool) -> Iterator[TrainEvent]:
@@ -270,6 +303,7 @@ class Trainer(CheckpointingMixin):
             # Answer what was asked during the last step; a checkpoint request is met above.
             yield from self.serving.serve(self.control.take_requests(checkpoint=False),
                                           self.step)
+        barrier()  # every rank ends once rank 0's last checkpoint is written
         state = "finished" if finished else "stopped"
         message = f"Training {state} at step {self.step}."
         if discard and self._saved_step != self.step:
@@ -288,16 +322,16 @@ class Trainer(CheckpointingMixin):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         started, paused_seconds = time.perf_counter(), 0.0
-        loss_sum, n_tokens = torch.zeros((), dtype=torch.float32), 0
+        loss_sum, n_tokens = torch.zeros((), dtype=torch.float32, device=self.device), 0
         for micro in range(cfg.grad_accum):
             while micro > 0 and self.control.paused:
                 pause_started = time.perf_counter()
                 yield from self.serving.pause(self.step, at_step_boundary=False)
                 paused_seconds += time.perf_counter() - pause_started
-            if micro > 0 and self.control.stopped:
+            if micro > 0 and self.world_size == 1 and self.control.stopped:  # DDP: at the end
                 self.optimizer.zero_grad(set_to_none=True)
                 return None
-            batch = tuple(t.to(self.device) for t in self.batcher.next_batch())
+            batch = self.policy.to_device(self.batcher.next_batch())
             n_tokens += batch[0].numel()
             # With DDP, gradients are averaged across ranks only after the last micro-batch.
             last = micro == cfg.grad_accum - 1
@@ -314,9 +348,12 @@ class Trainer(CheckpointingMixin):
                     self._compile_failed = True
                     self.optimizer.zero_grad(set_to_none=True)
                     return None
-                (loss / cfg.grad_accum).backward()
+                scaled = loss / cfg.grad_accum
+                (scaled if self._scaler is None else self._scaler.scale(scaled)).backward()
             loss_sum += loss.detach().float()
         loss_value = float(loss_sum) / cfg.grad_accum
+        if self._scaler is not None:  # fp16: true gradients before measuring and clipping
+            self._scaler.unscale_(self.optimizer)
         params = clip_targets(self.optimizer)
         if cfg.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
@@ -326,9 +363,12 @@ class Trainer(CheckpointingMixin):
         applied = math.isfinite(loss_value) and math.isfinite(grad_norm)
         if applied:
             self.optimizer.step()
+        overflow = self._scaler is not None and not applied and math.isfinite(loss_value)
+        if self._scaler is not None:
+            self._scaler.update()  # lowered after an overflow, raised after a run of good steps
         self.optimizer.zero_grad(set_to_none=True)
         seconds = time.perf_counter() - started - paused_seconds
-        return _StepResult(loss_value, grad_norm, lr, seconds, applied, n_tokens)
+        return _StepResult(loss_value, grad_norm, lr, seconds, applied, n_tokens, overflow)
 
     def _fail(self, n_in_row: int) -> Iterator[TrainEvent]:
         kept = (f" The last good checkpoint (step {self._saved_step}) is kept: "
@@ -347,43 +387,4 @@ class Trainer(CheckpointingMixin):
             for hook in self.hooks:
                 hook(self.model, self.step)
         self.model.train()
-
-    # --- evaluation, samples, checkpoints ---------------------------------------------------
-
-    def _evaluation(self) -> Iterator[TrainEvent]:
-        """An evaluation's events: the losses, then what the evaluator adds (logged)."""
-        yield self._emit(self.evaluate())
-        for event in self.evaluator.events(self.step):
-            yield self._emit(event)
-
-    def evaluate(self) -> EvalEvent:
-        """Mean loss, perplexity and bits per byte on both splits, at the current weights."""
-        results = self.evaluator(self.model)
-        train, val = results["train"], results["val"]
-        best = math.isfinite(val.loss) and (self.best_val_loss is None
-                                            or val.loss < self.best_val_loss)
-        if best:
-            self.best_val_loss = val.loss
-        self._last_eval = (self.step, val.loss)
-        return EvalEvent(step=self.step, train_loss=train.loss, val_loss=val.loss,
-                         train_ppl=train.perplexity, val_ppl=val.perplexity,
-                         train_bpb=train.bits_per_byte, val_bpb=val.bits_per_byte, best=best)
-
-    def sample(self) -> SampleEvent:
-        """Text from the fixed prompt with the fixed seed, at the current weights."""
-        cfg = self.config
-        text = sample_text(self.model, self.tokenizer, cfg.sample_prompt,
-                           max_new_tokens=cfg.sample_tokens, temperature=cfg.sample_temperature,
-                           seed=cfg.seed)
-        return SampleEvent(step=self.step, prompt=cfg.sample_prompt, text=text)
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def _emit(self, event: TrainEvent) -> TrainEvent:
-        self._log(event)
-        return event
-
-    def _log(self, event: TrainEvent) -> None:
-        if self.run is not None and self.rank == 0:
-            self.run.log(event)
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from gptstudio.core.corpora import Corpus, corpus_label, resolve_corpus
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.tokenizers import (
+    MergeEvent,
     Tokenizer,
     named_encoding_statuses,
     parse_tokenizer_spec,
@@ -133,8 +134,8 @@ class DataService(QObject):
                 # Reading and counting a large corpus would freeze the window: in the background.
                 corpus = self.corpus
                 self._set_tokenizer(None)
-                self._tokenizer_place.start(
-                    TaskWorker(lambda _p, _c: resolve_tokenizer(spec, corpus.text)))
+                self._tokenizer_place.start(TaskWorker(  # streamed: never the whole text
+                    lambda _p, cancel: resolve_tokenizer(spec, corpus=corpus, cancel=cancel)))
                 self.tokenizer_loading.emit("Collecting the corpus's characters…")
             elif kind == "char":
                 # The vocabulary is the corpus's characters (+ the document separator).
@@ -157,13 +158,16 @@ class DataService(QObject):
             self._report("Cannot train the tokenizer", "Choose a corpus first.",
                          self.tokenizer_failed)
             return
-        spec, text = f"bpe:{vocab_size}:{pattern}", self.corpus.text
+        spec, corpus = f"bpe:{vocab_size}:{pattern}", self.corpus
         self._tokenizer_place.retire()
         self.tokenizer_spec = spec
         self._set_tokenizer(None)
+        # The corpus is streamed in the worker (a large one is never read on the GUI thread, nor
+        # held whole); tokenizer_progress gets the merges, not the word counting before them.
         started = self._tokenizer_place.start(TaskWorker(
-            lambda progress, cancel: resolve_tokenizer(spec, text, progress=progress,
-                                                       cancel=cancel)))
+            lambda progress, cancel: resolve_tokenizer(
+                spec, corpus=corpus, cancel=cancel,
+                progress=lambda e: progress(e) if isinstance(e, MergeEvent) else None)))
         if started:
             self.tokenizer_training.emit(vocab_size)
 

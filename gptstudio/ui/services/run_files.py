@@ -66,6 +66,7 @@ class OpenedRun:
     last_checkpoint_step: int | None
     n_params: int
     imported: bool  # weights imported (e.g. GPT-2), never trained here
+    checkpoint_note: str = ""  # the newest checkpoint looks damaged (checkpoint_check.py)
 
     @property
     def can_resume(self) -> bool:
@@ -87,6 +88,7 @@ class OpenedRun:
 def open_run_folder(path: Path) -> OpenedRun:
     """Read everything the app shows about a run; GPTStudioError with a reason if it cannot."""
     from gptstudio.core.model import estimate
+    from gptstudio.core.train.checkpoint_check import newest_checkpoint_note
 
     run = Run.open(path)
     model_config = run.model_config()
@@ -103,4 +105,5 @@ def open_run_folder(path: Path) -> OpenedRun:
         history=history_from_events(run.read_metrics(), path.name),
         last_checkpoint_step=latest.step if latest is not None else None, n_params=n_params,
         imported=bool(run.data_config.get("imported_from")) and not corpus,
+        checkpoint_note=newest_checkpoint_note(run),  # headers only: no weights are read
     )

@@ -11,12 +11,14 @@ any time.
 Pause, stop, "save a checkpoint now", a new peak learning rate and snapshot requests go to the
 engine's `TrainControl`; the Trainer serves them between steps and while paused. Standing
 requests (`watch_attention`, `watch_weights`) may be made before Start or mid-run: they are
-kept here and handed to every new run's control. Left out: widgets, and all engine work.
+kept here and handed to every new run's control. `start_finetune(FinetuneJob)` starts a
+fine-tune (the Fine-tune tab's Start) in the same way. Left out: widgets, and engine work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -27,6 +29,7 @@ from gptstudio.ui.services.runs import RunsService
 from gptstudio.ui.services.state import IDLE, PAUSED, PREPARING, STOPPING, TRAINING, \
     TrainingState
 from gptstudio.ui.workers import WorkerPlace
+from gptstudio.ui.workers.finetune import FinetuneJob, FinetuneWorker
 from gptstudio.ui.workers.train import RunStarted, TrainJob, TrainWorker
 
 
@@ -106,12 +109,22 @@ class TrainingService(QObject):
                        init_from=init_from, restart=restart,
                        record_attention=self._watches.record_prompt,
                        record_every=self._watches.record_every)
+        self._launch(TrainWorker, job, run_dir)
+        return True
+
+    def start_finetune(self, job: FinetuneJob) -> bool:
+        """Start a fine-tune (the Fine-tune tab's Start): the same states, control and events."""
+        if self.state.is_running or self._place.closed:
+            return False
+        self._launch(FinetuneWorker, job, job.run_dir)
+        return True
+
+    def _launch(self, worker: type[TrainWorker], job: object, run_dir: Path) -> None:
         self._control = TrainControl()
         self._apply_watches(self._control)
-        self._place.start(TrainWorker(job, self._control))
+        self._place.start(worker(job, self._control))
         self.runs.current_dir = run_dir
         self._set_state(PREPARING)
-        return True
 
     # -- steering ------------------------------------------------------------------------------
     def pause(self) -> None:

@@ -39,4 +39,5 @@ TABS: tuple[TabInfo, ...] = (
     TabInfo("attention", "Attention", "gptstudio.ui.tabs.attention.tab:AttentionTab",
             "attentionTab"),
     TabInfo("generate", "Generate", "gptstudio.ui.tabs.generate.tab:GenerateTab", "generateTab"),
+    TabInfo("finetune", "Fine-tune", "gptstudio.ui.tabs.finetune.tab:FinetuneTab", "finetuneTab"),
 )

@@ -146,6 +146,7 @@ class LossPlot(LivePlot):
         self.y_mode = "loss"
         self.smoothing = 0.6
         self._overlays: dict[str, tuple[RunHistory, pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self.extra_x_max = 0.0  # where other drawn data ends (a published curve: reference_plot)
         item = self.getPlotItem()
         item.setLabel("left", Y_MODES["loss"])
         item.setLabel("bottom", X_MODES["step"])
@@ -224,7 +225,7 @@ class LossPlot(LivePlot):
         return list(self._overlays)
 
     def data_x_max(self) -> float:
-        ends = [super().data_x_max()]
+        ends = [super().data_x_max(), self.extra_x_max]
         ends += [float(np.nanmax(_x_values(h, "steps", self.x_mode)))
                  for h, *_ in self._overlays.values() if len(h.steps)]
         return max(ends)

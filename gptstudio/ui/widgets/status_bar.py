@@ -1,19 +1,22 @@
 """The window's status bar: device, parameter count, training state, speed, and short messages.
 
-It subscribes itself to the session: the plan's or the running/opened run's parameter count,
-the training state, the latest step's speed (shown twice a second), checkpoint notices and the
-services' status sentences. Left out: everything else in the window.
+It subscribes itself to the session: the device (the one the plan's device setting picks on this
+machine, then, once a run starts, the one its trainer really uses, from `RunStarted`), the plan's
+or the running/opened run's parameter count, the training state, the latest step's speed (shown
+twice a second), checkpoint notices and the services' status sentences. Left out: everything
+else in the window.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from gptstudio.core.errors import ConfigError
 from gptstudio.core.train import CheckpointEvent, StepEvent, TrainEvent
+from gptstudio.core.train.device import device_label, resolve_device
 from gptstudio.ui.services.run_files import OpenedRun
 from gptstudio.ui.services.state import IDLE, TRAINING, TrainingState
 from gptstudio.ui.services.training import TrainingPlan
@@ -24,11 +27,12 @@ from gptstudio.ui.workers.train import RunStarted
 MESSAGE_MS = 8_000
 
 
-def device_description() -> str:
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    n = torch.get_num_threads()
-    return f"CPU · {n} thread{'s' if n != 1 else ''}"
+def planned_device(spec: str) -> str:
+    """What the device setting `spec` picks here ("Device: CPU · 8 threads"), as core decides."""
+    try:
+        return f"Device: {device_label(resolve_device(spec))}"
+    except ConfigError:
+        return f"Device: {spec} (not on this machine)"
 
 
 def params_text(n_params: int | None) -> str:
@@ -40,7 +44,9 @@ class StatusBar(QStatusBar):
         super().__init__(parent)
         self.session = session
         self._tokens_per_s = math.nan
-        self.device_label = QLabel(device_description())
+        plan = session.training.plan.train_config
+        self.device_label = QLabel(planned_device(plan.device if plan else "auto"))
+        self.device_label.setObjectName("deviceLabel")
         self.params_label = QLabel()
         self.params_label.setObjectName("paramsLabel")
         self.state_label = QLabel(IDLE.label)
@@ -72,15 +78,22 @@ class StatusBar(QStatusBar):
     @Slot(object)
     def _on_state_changed(self, state: TrainingState) -> None:
         self.state_label.setText(state.label)
+        plan = self.session.training.plan.train_config
+        if state is IDLE and plan is not None:  # the run is over: the next one's device
+            self.device_label.setText(planned_device(plan.device))
 
     @Slot(object)
     def _on_plan_changed(self, plan: TrainingPlan) -> None:
         if not self.session.training.state.is_running:
             self.params_label.setText(params_text(plan.n_params))
+            if plan.train_config is not None:
+                self.device_label.setText(planned_device(plan.train_config.device))
 
     @Slot(object)
     def _on_run_started(self, info: RunStarted) -> None:
         self.params_label.setText(params_text(info.n_params))
+        if info.device:  # the trainer's own device, not a guess
+            self.device_label.setText(f"Training on {info.device}")
 
     @Slot(object)
     def _on_run_opened(self, opened: OpenedRun) -> None:

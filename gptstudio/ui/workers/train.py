@@ -25,7 +25,7 @@ from gptstudio.core.model import GPTConfig, LSTMConfig
 from gptstudio.core.pipeline import PreparedTraining, prepare_new_training, \
     prepare_resumed_training
 from gptstudio.core.tokenizers import Tokenizer
-from gptstudio.core.train import TrainConfig, TrainControl
+from gptstudio.core.train import TrainConfig, TrainControl, WarningEvent
 from gptstudio.ui.workers.base import Worker
 
 
@@ -66,6 +66,8 @@ class RunStarted:
     peak_lr: float  # the schedule's peak in use (a resumed run keeps a peak changed mid-run)
     model_config: GPTConfig | LSTMConfig
     tokenizer: Tokenizer
+    task: str | None = None  # a fine-tune's ("classification" | "instructions"), else None
+    device: str = ""  # the device it really trains on, e.g. "CUDA 0: NVIDIA H100" (device.py)
 
 
 class TrainWorker(Worker):
@@ -94,13 +96,18 @@ class TrainWorker(Worker):
         prepared = self._prepare()
         if self.cancel_event.is_set():
             raise Cancelled("Training was stopped before it began.")
+        spec = getattr(prepared, "spec", None)  # a fine-tune's (PreparedFinetune)
         self.event_reported.emit(RunStarted(
             path=prepared.run.path, name=prepared.run.path.name,
             max_steps=prepared.trainer.config.max_steps, start_step=prepared.start_step,
             n_params=prepared.n_params, resumed=self.job.resume,
             n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
             peak_lr=prepared.trainer.peak_lr, model_config=prepared.model.config,
-            tokenizer=prepared.tokenizer))
+            tokenizer=prepared.tokenizer, task=spec.task if spec is not None else None,
+            device=prepared.trainer.policy.label))
+        note = prepared.run.checkpoint_note if prepared.run is not None else ""
+        if note:  # a damaged newest checkpoint was passed over: the status bar says so
+            self.event_reported.emit(WarningEvent(prepared.start_step, note))
         # The trainer ends by itself on a stop (with or without its final checkpoint, as the
         # control says), so its last "stopped" status reaches the run's log too.
         for event in prepared.trainer.events():

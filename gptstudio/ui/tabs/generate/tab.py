@@ -141,6 +141,7 @@ class GenerateTab(QWidget, Tab):
         self.prompt_timer.setInterval(PROMPT_SETTLE_MS)
         self.prompt_timer.timeout.connect(self.generate.request_distribution)
         session.closing.connect(self.prompt_timer.stop)
+        session.chat_requested.connect(self._on_chat_requested)
         self._on_sources_changed()
 
     # -- the model -------------------------------------------------------------------------------
@@ -190,6 +191,13 @@ class GenerateTab(QWidget, Tab):
         self.generate.forget_distribution()
         if self.isVisible():
             self.generate.request_distribution()
+
+    @Slot(object)
+    def _on_chat_requested(self, _run_dir: object) -> None:
+        """The session opened a run to chat with (the Fine-tune tab's button): its latest
+        checkpoint, on the Chat page."""
+        self.session.inference.choose(None)
+        self.pages.setCurrentWidget(self.chat_page)
 
     @Slot()
     def _on_open_run(self) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.core.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, KNOWN_DOWNLOADS, Corpus, \
-    DownloadProgress
+    DownloadProgress, ReadProgress
 from gptstudio.ui.widgets.form import ErrorLabel
 
 OPEN_FILE, OPEN_FOLDER = "action:file", "action:folder"
@@ -172,14 +172,16 @@ class CorpusBox(QGroupBox):
         self._set_busy(True)
 
     @Slot(object)
-    def on_progress(self, event: DownloadProgress) -> None:
+    def on_progress(self, event: DownloadProgress | ReadProgress) -> None:
         total, done = event.total_bytes, event.done_bytes
+        # A download, then the file (downloaded or not) is read once to check and measure it.
+        verb = "Checking" if isinstance(event, ReadProgress) else "Downloading"
         if total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * done / total))
-            self.progress.setFormat(f"Downloading… {human_size(done)} of {human_size(total)}")
+            self.progress.setFormat(f"{verb}… {human_size(done)} of {human_size(total)}")
         else:
-            self.progress.setFormat(f"Downloading… {human_size(done)}")
+            self.progress.setFormat(f"{verb}… {human_size(done)}")
 
     @Slot(object)
     def on_corpus_changed(self, corpus: Corpus) -> None:

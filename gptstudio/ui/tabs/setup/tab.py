@@ -4,16 +4,18 @@ Four boxes in a grid. The tab wires them to the data service (which loads corpor
 tokenizers in the background) and to each other (the tokenizer sets the model's vocabulary, the
 batch size feeds the memory estimate, a preset brings its dropout), and describes the next run
 to the training service as a `TrainingPlan` whenever a field changes — with `problems()`, in
-words, when Start must wait. It shows an opened run's settings, is locked while a run trains,
-and remembers its fields between sessions. Left out: the boxes' own fields (their modules).
+words, when Start must wait. It shows an opened run's settings, is locked while a run trains
+(all but its learn panel), and remembers its fields between sessions; "Reproduce…" and the
+learn panel's try: links fill the boxes (`learn_links.py`). Left out: the boxes' own fields.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QWidget
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, \
+    QWidget
 
 from gptstudio.core.corpora import Corpus
 from gptstudio.core.errors import GPTStudioError
@@ -26,9 +28,11 @@ from gptstudio.ui.services.training import TrainingPlan
 from gptstudio.ui.session import Session
 from gptstudio.ui.tabs.base import Tab
 from gptstudio.ui.tabs.setup.corpus_box import CorpusBox
+from gptstudio.ui.tabs.setup.learn_links import SetupLinks
 from gptstudio.ui.tabs.setup.model_box import ModelBox
 from gptstudio.ui.tabs.setup.tokenizer_box import TokenizerBox
 from gptstudio.ui.tabs.setup.training_box import TrainingBox
+from gptstudio.ui.widgets.learn_panel import LearnPanel
 
 SAMPLE_CHARS = 20_000  # corpus characters used to show a tokenizer's compression
 
@@ -47,9 +51,18 @@ class SetupTab(QScrollArea, Tab):
         self.run_note.setObjectName("runSettingsNote")
         self.run_note.setWordWrap(True)
         self.run_note.hide()
-        page = QWidget()
-        grid = QGridLayout(page)
-        grid.addWidget(self.run_note, 0, 0, 1, 2)
+        self.learn = LearnPanel("setup", settings=session.settings)
+        self.links = SetupLinks(self)  # the learn panel's try: links, the Reproduce… button
+        notes = QVBoxLayout()
+        notes.addWidget(self.run_note)
+        notes.addWidget(self.links.note)
+        top = QHBoxLayout()
+        top.addLayout(notes, 1)
+        top.addWidget(self.links.button, 0, Qt.AlignmentFlag.AlignTop)
+        self.boxes = QWidget()  # locked while training; the learn panel beside it is not
+        grid = QGridLayout(self.boxes)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addLayout(top, 0, 0, 1, 2)
         grid.addWidget(self.corpus_box, 1, 0)
         grid.addWidget(self.tokenizer_box, 1, 1)
         grid.addWidget(self.model_box, 2, 0)
@@ -57,6 +70,10 @@ class SetupTab(QScrollArea, Tab):
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(2, 1)
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.addWidget(self.boxes, 1)
+        row.addWidget(self.learn)
         self.setWidget(page)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -201,7 +218,7 @@ class SetupTab(QScrollArea, Tab):
 
     @Slot(object)
     def _on_state_changed(self, state: TrainingState) -> None:
-        self.setEnabled(state.allows("edit_setup"))
+        self.boxes.setEnabled(state.allows("edit_setup"))
         if not state.is_running:
             self._show_run_locks()  # a stopped or finished run is the one Start resumes
         self.recheck()

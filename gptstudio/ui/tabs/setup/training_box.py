@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLineEdit, QVBo
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model import from_preset
 from gptstudio.core.train.config import COMPILE_MODES, PRECISIONS, TrainConfig
+from gptstudio.core.train.device import device_choices, resolve_device
 from gptstudio.ui.widgets.form import ErrorLabel, FormGrid, number_edit, parse_float, parse_int
 
 # The app's defaults: a tiny model on the fables learns words within a minute on a laptop CPU.
@@ -35,6 +36,8 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "min_lr": ("Final learning rate", "float", "The cosine schedule decays to this value."),
     "warmup_steps": ("Warmup steps", "int", "Steps of linear warmup from 0 to the peak rate."),
     "weight_decay": ("Weight decay", "float", "AdamW's decoupled decay on weight matrices."),
+    "beta1": ("Adam β1", "float", "AdamW's decay rate of the gradient's running mean."),
+    "beta2": ("Adam β2", "float", "AdamW's decay rate of the squared gradient's running mean."),
     "dropout": ("Dropout", "float", "Share of activations zeroed while training (0 to <1)."),
     "grad_clip": ("Gradient clip", "float", "Clip the gradient norm to this (0: no clipping)."),
     "eval_interval": ("Evaluate every", "int",
@@ -48,12 +51,15 @@ FIELDS: dict[str, tuple[str, str, str]] = {
                   "auto picks what is fastest here."),
     "compile": ("torch.compile", "choice", "Compiling takes a while at start and may pay off "
                 "on long runs; auto decides."),
+    "device": ("Device", "choice", "Where to train: auto picks a CUDA GPU, then Apple's GPU "
+               "(mps), then the CPU. Checkpoints load on any device."),
     "seed": ("Seed", "int", "Seeds the data order, dropout and samples: same seed, same run."),
 }
 
 
 RIGHT_COLUMN = ("eval_interval", "eval_iters", "checkpoint_interval", "sample_prompt", "precision",
-                "compile", "seed")
+                "compile", "device", "seed")
+CHOICES = {"precision": PRECISIONS, "compile": COMPILE_MODES, "device": device_choices()}
 
 
 class TrainingBox(QGroupBox):
@@ -70,7 +76,7 @@ class TrainingBox(QGroupBox):
         for key, (label, kind, tip) in FIELDS.items():
             if kind == "choice":
                 editor: QLineEdit | QComboBox = QComboBox()
-                for value in (PRECISIONS if key == "precision" else COMPILE_MODES):
+                for value in CHOICES[key]:
                     editor.addItem(value, value)
                 editor.currentIndexChanged.connect(self._on_edited)
             else:
@@ -185,6 +191,8 @@ class TrainingBox(QGroupBox):
                 continue
             try:
                 APP_DEFAULTS.replace(**{key: value})
+                if key == "device":
+                    resolve_device(value)  # is it on this machine? (the error says what to use)
             except ConfigError as exc:
                 errors[key] = str(exc)
         general = None

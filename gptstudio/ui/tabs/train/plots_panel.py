@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider
 from gptstudio.ui.history import RunHistory
 from gptstudio.ui.theme import PlotTheme
 from gptstudio.ui.widgets.plots import LossPlot, MetricPlot
+from gptstudio.ui.widgets.reference_plot import ReferenceOverlay
 
 HOVER_HINT = "Point at the loss curve to read its values; click it to see that step's sample."
 LOSS_PLOT_EVERY_S = 0.25
@@ -60,12 +61,18 @@ class PlotsPanel(QWidget):
         self.smoothing.setMaximumWidth(160)
         self.smoothing_label = QLabel()
         self._on_smoothing_changed(self.smoothing.value())
+        self.reference = ReferenceOverlay(self.loss_plot)  # a published run's losses
+        self.reference_toggle = QCheckBox()
+        self.reference_toggle.setObjectName("referenceToggle")
+        self.reference_toggle.setChecked(True)
+        self.reference_toggle.hide()
         self.readout = QLabel(HOVER_HINT)  # the values under the mouse on the loss plot
         self.readout.setObjectName("plotReadout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         options = QHBoxLayout()
-        for widget in (QLabel("x:"), self.x_mode, QLabel("y:"), self.y_mode, self.log_y):
+        for widget in (QLabel("x:"), self.x_mode, QLabel("y:"), self.y_mode, self.log_y,
+                       self.reference_toggle):
             options.addWidget(widget)
         options.addSpacing(12)
         for widget in (QLabel("Smoothing"), self.smoothing, self.smoothing_label):
@@ -84,6 +91,7 @@ class PlotsPanel(QWidget):
         self.x_mode.currentIndexChanged.connect(self._on_x_mode_changed)
         self.y_mode.currentIndexChanged.connect(self._on_y_mode_changed)
         self.log_y.toggled.connect(self.loss_plot.set_log_y)
+        self.reference_toggle.toggled.connect(self.reference.set_visible)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self.loss_plot.step_clicked.connect(self.step_clicked)
         self.loss_plot.hovered.connect(self._on_plot_hovered)
@@ -103,6 +111,17 @@ class PlotsPanel(QWidget):
     def apply_theme(self, theme: PlotTheme) -> None:
         for plot in self.plots:
             plot.apply_theme(theme)
+        self.reference.apply_theme(theme)
+
+    @Slot(object)
+    def show_reference(self, curve) -> None:
+        """Draw a published run's losses (a core.train.book.ReferenceCurve; None: remove)."""
+        self.reference.set_curve(curve)
+        if curve is not None:
+            self.reference_toggle.setText(f"Show {curve.name}")
+            self.reference_toggle.setToolTip(f"{curve.source}: {curve.note}.")
+            self.reference_toggle.setChecked(True)
+        self.reference_toggle.setVisible(curve is not None)
 
     def redraw(self, force: bool = False) -> None:
         """Push new points to the plots, each at its own rate (`force`: all of them now)."""
@@ -124,10 +143,13 @@ class PlotsPanel(QWidget):
         mode = str(self.x_mode.currentData())
         for plot in self.plots:
             plot.set_x_mode(mode)
+        self.reference.redraw()
+        self.loss_plot.reset_view()  # again: the published points are now in the new units
 
     @Slot(int)
     def _on_y_mode_changed(self, _index: int) -> None:
         self.loss_plot.set_y_mode(str(self.y_mode.currentData()))
+        self.reference.redraw()
 
     @Slot(int)
     def _on_smoothing_changed(self, value: int) -> None:

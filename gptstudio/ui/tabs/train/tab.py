@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
-from gptstudio.core.train import SampleEvent, StepEvent, TrainEvent
+from gptstudio.core.train import EvalEvent, SampleEvent, StepEvent, TrainEvent
 from gptstudio.ui.history import RunHistory
 from gptstudio.ui.services.run_files import OpenedRun
 from gptstudio.ui.services.state import IDLE, TrainingState
@@ -26,10 +26,12 @@ from gptstudio.ui.session import Session
 from gptstudio.ui.tabs.base import Tab, TabAction
 from gptstudio.ui.tabs.train.actions import TrainActions, write_metrics_csv, write_plot_png
 from gptstudio.ui.tabs.train.controls import TrainControls
+from gptstudio.ui.tabs.train.diagnosis import DiagnosisLabel
 from gptstudio.ui.tabs.train.plots_panel import X_MODES, PlotsPanel
 from gptstudio.ui.tabs.train.runs_panel import RunsPanel
 from gptstudio.ui.tabs.train.samples_view import SamplesPanel
 from gptstudio.ui.theme import PlotTheme
+from gptstudio.ui.widgets.learn_panel import LearnPanel
 from gptstudio.ui.workers.train import RunStarted
 
 REDRAW_MS = 33  # the timer ticks at ~30 Hz: progress text and the plots' checks
@@ -51,11 +53,20 @@ class TrainTab(QWidget, Tab):
         self.samples = SamplesPanel()
         self.runs = RunsPanel()
         self.runs.set_root(session.runs.root)
+        # The learn panel (with "Is this normal?") is a pane of the side column: beside the
+        # plots it would make the tab too wide for a small window.
+        self.learn = LearnPanel("train", settings=session.settings, fold="down")
+        self.diagnosis = DiagnosisLabel()
+        self.learn.add_widget(self.diagnosis)
+        self.vocab_size: int | None = None  # the current run's, for the diagnosis
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.samples)
         side.addWidget(self.runs)
+        side.addWidget(self.learn)
         side.setStretchFactor(0, 3)
         side.setStretchFactor(1, 1)
+        side.setStretchFactor(2, 3)
+        side.setSizes([300, 110, 330])
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.plots)
         self.splitter.addWidget(side)
@@ -101,6 +112,7 @@ class TrainTab(QWidget, Tab):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
         session.closing.connect(self.timer.stop)
+        session.reference_requested.connect(self.plots.show_reference)
         self._on_plan_changed(training.plan)
         self._on_state_changed(training.state)
 
@@ -189,7 +201,10 @@ class TrainTab(QWidget, Tab):
         self._progress_dirty = True
         self.plots.set_step_extent(info.max_steps)
         self.runs.set_current(info.path)
-        self.session.show_tab("train")
+        self.vocab_size = getattr(info.model_config, "vocab_size", None)
+        self.diagnosis.show_history(self.history, self.vocab_size)
+        if info.task is None:  # a fine-tune is watched on the Fine-tune tab
+            self.session.show_tab("train")
 
     @Slot(object)
     def _on_event(self, event: TrainEvent) -> None:
@@ -200,6 +215,8 @@ class TrainTab(QWidget, Tab):
             self._progress_dirty = True
         elif isinstance(event, SampleEvent):
             self.samples.add_sample(event.step, event.prompt + event.text)
+        elif isinstance(event, EvalEvent):
+            self.diagnosis.show_history(self.history, self.vocab_size)
 
     @Slot(object)
     def _on_run_opened(self, opened: OpenedRun) -> None:
@@ -217,6 +234,8 @@ class TrainTab(QWidget, Tab):
         self.plots.set_step_extent(max_steps)
         self._show_start_kind(opened)
         self.runs.set_current(opened.path)
+        self.vocab_size = getattr(opened.model_config, "vocab_size", None)
+        self.diagnosis.show_history(self.history, self.vocab_size)
         self.redraw(force=True)
 
     @Slot()
@@ -228,6 +247,7 @@ class TrainTab(QWidget, Tab):
         self.plots.set_step_extent(0)
         self._show_start_kind(None)
         self.runs.set_current(None)
+        self.diagnosis.clear_run()
 
     def _show_start_kind(self, opened: OpenedRun | None) -> None:
         kind = "start"
