@@ -10,9 +10,12 @@ the weights' read-bandwidth ceiling, first-token latency, and generation inside 
    model cast to bf16 (`--bf16-new-tokens`, fewer: transformers' bf16 path is very slow on a
    CPU without native bf16); how many greedy tokens agree with fp32. Target: >= 1.2x.
 3. Ceiling: one vector-times-matrix product (GEMV) over every linear weight of each model, in the
-   layout and dtype decoding reads them (fp32, bf16), best of several passes: the bandwidth and
+   layout and dtype decoding reads them (fp32, bf16), best of several passes, measured between
+   the decoding runs of the fast/plain rounds below: the bandwidth and
    the tokens/s a decoder reading each weight once per token cannot beat, against the decoding
    rate after the first token (the prompt read apart). Target: bf16 decoding >= 80% of it.
+   The decode fast path (`core/model/decode.py`) against the plain path (`GPT.fast_decode =
+   False`), interleaved, fp32 and bf16: the speed-up, and each path's share of the ceiling.
 4. First token for `tiny` (char tokenizer on the fables): from the call to the first token, a
    32-character prompt, median of 20. Target <= 100 ms.
 5. `--app` (default on): the real window, offscreen, generating with the Generate tab on a `tiny`
@@ -20,7 +23,8 @@ the weights' read-bandwidth ceiling, first-token latency, and generation inside 
    p99 <= 30 ms.
 
 Runs alternate between the contenders (this machine is shared and its timings are noisy) and
-the best of several rounds is reported, with ratios.
+the best of several rounds is reported, with ratios and medians; the load average is printed at
+the start and the end.
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--rounds 3] [--new-tokens 128] [--threads N]
      [--bf16-new-tokens 32] [--no-app] [--app-rounds 4] [--app-tokens 1500]
@@ -29,6 +33,7 @@ Run: .venv/bin/python benchmarks/bench_generate.py [--rounds 3] [--new-tokens 12
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -60,22 +65,26 @@ def make_prompt(tokenizer: TiktokenTokenizer) -> str:
     return prompt
 
 
-# Per-token decode time (after the first token, i.e. without reading the prompt) of the last
-# run_ours call: what the read-bandwidth ceiling bounds.
-DECODE_S: dict[int, float] = {}
+# Per-token decode times (after the first token, i.e. without reading the prompt) of the
+# run_ours calls with the KV cache, by (model, fast path on): what the ceiling bounds.
+DECODE_S: dict[tuple[int, bool], list[float]] = {}
 
 
 def run_ours(
-    model, tokenizer, prompt: str, new_tokens: int, use_cache: bool
+    model, tokenizer, prompt: str, new_tokens: int, use_cache: bool, fast: bool = True
 ) -> tuple[float, list]:
-    """Greedy ids only, as `gptstudio sample` without --show-probs (no alternatives)."""
+    """Greedy ids only, as `gptstudio sample` without --show-probs (no alternatives);
+    `fast` False: the plain path (`GPT.fast_decode`)."""
     cfg = SamplingConfig(max_new_tokens=new_tokens, temperature=0, stop_at_eot=False,
                          use_cache=use_cache, n_alternatives=0)
+    model.fast_decode = fast
     start = time.perf_counter()
     result = run_generation(model, tokenizer, prompt, cfg)
     seconds = time.perf_counter() - start
-    per_token = (result.seconds - result.first_token_s) / max(1, new_tokens - 1)
-    DECODE_S[id(model)] = min(DECODE_S.get(id(model), float("inf")), per_token)
+    del model.fast_decode  # back to the class default (on)
+    if use_cache and new_tokens >= 16:
+        per_token = (result.seconds - result.first_token_s) / (new_tokens - 1)
+        DECODE_S.setdefault((id(model), fast), []).append(per_token)
     return seconds, [e.id for e in result.events]
 
 
@@ -120,6 +129,28 @@ def duel(name_a: str, a, name_b: str, b, rounds: int, n: int) -> dict[str, float
         print(f"  round {r + 1}: {name_a} {n / t_a:6.1f} tok/s   {name_b} {n / t_b:6.1f} tok/s"
               f"   ratio {t_b / t_a:.2f}x", flush=True)
     return {**best, "median_ratio": statistics.median(ratios), "ids": ids}
+
+
+def path_rounds(model, run_fast, run_plain, rounds: int, passes: int, n: int) -> dict:
+    """Alternate the fast path, the GEMV ceiling and the plain path, so load hits all three
+    alike; print rounds; return best seconds, the median ratio plain/fast, the ids and, per
+    round, (ceiling seconds, fast and plain seconds a token after the first)."""
+    weights = linear_weights(model)
+    best = {"fast": float("inf"), "plain": float("inf")}
+    ratios, ids, per_round = [], {}, []
+    for r in range(rounds):
+        t_fast, ids["fast"] = run_fast()
+        fast = DECODE_S[(id(model), True)][-1]
+        ceiling = gemv_pass_seconds(weights, passes)
+        t_plain, ids["plain"] = run_plain()
+        plain = DECODE_S[(id(model), False)][-1]
+        best["fast"], best["plain"] = min(best["fast"], t_fast), min(best["plain"], t_plain)
+        ratios.append(t_plain / t_fast)
+        per_round.append((ceiling, fast, plain))
+        print(f"  round {r + 1}: fast {n / t_fast:6.1f} tok/s   plain {n / t_plain:6.1f} tok/s"
+              f"   ratio {t_plain / t_fast:.2f}x;  ceiling {1 / ceiling:.1f} tok/s: fast "
+              f"{100 * ceiling / fast:.0f}%, plain {100 * ceiling / plain:.0f}%", flush=True)
+    return {**best, "median_ratio": statistics.median(ratios), "ids": ids, "rounds": per_round}
 
 
 def first_token_latency(repeats: int) -> list[float]:
@@ -172,7 +203,8 @@ def main() -> None:
     n = args.new_tokens
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
           f"{torch.get_num_threads()} threads; gpt2 preset, 124M params (random weights), "
-          f"batch 1, {PROMPT_TOKENS}-token prompt, {n} new tokens, greedy")
+          f"batch 1, {PROMPT_TOKENS}-token prompt, {n} new tokens, greedy; load average "
+          f"{os.getloadavg()[0]:.1f}")
     # Warm-up: first calls allocate and pick kernels.
     for m in (model, half):
         run_ours(m, tokenizer, prompt, 8, True)
@@ -187,6 +219,14 @@ def main() -> None:
     print(f"bf16 ({n16} new tokens):")
     bf16 = duel("ours", lambda: run_ours(half, tokenizer, prompt, n16, True),
                 "transformers", lambda: run_hf(hf_half, input_ids, n16), args.rounds, n16)
+
+    paths = {}
+    for label, m in (("fp32", model), ("bf16", half)):
+        print(f"decode fast path vs plain path (GPT.fast_decode), {label}, {n} new tokens, "
+              f"and the GEMV ceiling between them:")
+        paths[label] = path_rounds(m, lambda m=m: run_ours(m, tokenizer, prompt, n, True),
+                                   lambda m=m: run_ours(m, tokenizer, prompt, n, True, False),
+                                   args.rounds, args.gemv_passes, n)
 
     ours_ids, hf_ids = fp32["ids"]["ours"], fp32["ids"]["transformers"]
     same = sum(a == b for a, b in zip(ours_ids, hf_ids))
@@ -219,23 +259,34 @@ def main() -> None:
     if plain:
         print(f"fp32 ours (KV cache) / ours (no cache): "
               f"{min(t for t, _ in plain) / fp32['ours']:.2f}x")
+    for label, duel_result in paths.items():
+        ids = duel_result["ids"]
+        print(f"{label} fast path / plain path: "
+              f"{duel_result['plain'] / duel_result['fast']:.2f}x best-of-rounds, "
+              f"{duel_result['median_ratio']:.2f}x median; greedy tokens identical "
+              f"{sum(a == b for a, b in zip(ids['fast'], ids['plain']))}/{n}")
 
-    print("read-bandwidth ceiling (a GEMV over every linear weight, as decoding reads them):")
+    print("read-bandwidth ceiling (a GEMV over every linear weight, as decoding reads them, "
+          "measured between the decoding runs above):")
     for label, m in (("fp32", model), ("bf16", half)):
-        weights = linear_weights(m)
-        size = sum(w.numel() * w.element_size() for w in weights)
-        seconds = gemv_pass_seconds(weights, args.gemv_passes)
-        per_token = DECODE_S[id(m)]  # best of the rounds, after the first token
+        size = sum(w.numel() * w.element_size() for w in linear_weights(m))
+        rounds = paths[label]["rounds"]  # (ceiling s, fast s a token, plain s a token)
+        seconds = min(c for c, _, _ in rounds)
+        fast, slow = min(f for _, f, _ in rounds), min(p for _, _, p in rounds)
         target = "  (target >= 80%)" if label == "bf16" else ""
         print(f"  {label}: {size / 1e6:.0f} MB in {seconds * 1e3:.1f} ms = "
               f"{size / seconds / 1e9:.1f} GB/s, ceiling {1 / seconds:.1f} tokens/s; decoding "
-              f"(after the first token) {1 / per_token:.1f} tokens/s = "
-              f"{100 * seconds / per_token:.0f}% of it{target}")
+              f"after the first token {1 / fast:.1f} tokens/s = {100 * seconds / fast:.0f}% of "
+              f"it (best of each), median of per-round shares "
+              f"{statistics.median(100 * c / f for c, f, _ in rounds):.0f}%{target}; plain "
+              f"path {100 * seconds / slow:.0f}%, median "
+              f"{statistics.median(100 * c / p for c, _, p in rounds):.0f}%")
 
     latencies = first_token_latency(20)
     print(f"first token, tiny preset (32-char prompt, {torch.get_num_threads()} threads): median "
           f"{1000 * statistics.median(latencies):.1f} ms, max {1000 * max(latencies):.1f} ms "
           f"(target <= 100 ms)")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if not args.no_app:
         from generate_app import bench_app  # benchmarks/generate_app.py
 

@@ -31,8 +31,10 @@ def cache_dir() -> Path:
     env = os.environ.get("GPTSTUDIO_CACHE_DIR")
     if env:
         return Path(env)
-    import platformdirs  # only when no override says where
-
+    try:
+        import platformdirs  # only when no override says where
+    except ModuleNotFoundError:  # a bare checkout run (gptstudio/core/system.py says when)
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gptstudio"
     return Path(platformdirs.user_cache_dir("gptstudio", appauthor=False))
 
 

@@ -60,6 +60,8 @@ from gptstudio.paths import resources_dir
 corpus = load_builtin(DEFAULT_CORPUS)
 assert corpus.n_chars > 10_000 and str(corpus.paths[0]).startswith(site), corpus.paths[:1]
 assert str(resources_dir()).startswith(site), resources_dir()
+from gptstudio.core.finetune.builtin import BUILTIN_DATA  # what `builtin:NAME` data names
+assert all((resources_dir() / d.file).is_file() for d in BUILTIN_DATA.values()), BUILTIN_DATA
 print(f"{corpus.name}: {len(corpus.paths)} files, {corpus.n_chars:,} characters")
 """
 

@@ -6,7 +6,8 @@
 #
 # No network and no installs: it runs this repository from its folder (PYTHONPATH) on the
 # machine's own python3 ($PYTHON to choose another), which needs PyTorch >= 2.10, safetensors,
-# tiktoken and pytest (no PySide6: core and the CLI never import Qt). DATA_DIR defaults to
+# tiktoken and pytest (no PySide6: core and the CLI never import Qt; psutil and platformdirs are
+# used when present, gptstudio/core/system.py stands in without them). DATA_DIR defaults to
 # ../shared/data beside the repository. The checks, one summary line each (PASS/FAIL/SKIP):
 #   1. cuda-tests  the tests marked `cuda` (tests/test_device_cuda.py), without pytest-qt
 #   2. train-gpt2  gpt2 (124M) on Tiny Shakespeare with the GPT-2 rank file, a few hundred steps

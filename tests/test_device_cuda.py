@@ -19,7 +19,7 @@ from gptstudio.core.pipeline import (
 )
 from gptstudio.core.sampling import SamplingConfig, generate
 from gptstudio.core.tokenizers import CharTokenizer
-from gptstudio.core.train import Run, StatusEvent, TrainConfig
+from gptstudio.core.train import Run, StatusEvent, StepEvent, TrainConfig
 from gptstudio.core.train.device import device_policy, free_memory, resolve_device
 
 needs_cuda = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
@@ -94,3 +94,62 @@ def test_cuda_policy_and_free_memory_are_real():
     assert 0 < free <= torch.cuda.get_device_properties(gpu).total_memory
     with pytest.raises(Exception, match="memory is free"):  # far too big for any GPU
         check_fits(from_preset("gpt2-xl", block_size=1024), 4096, free)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_apps_models_are_read_on_the_gpu(tmp_path):
+    """What the app's InferenceService does on a GPU machine: a checkpoint, and a weight
+    snapshot of a live GPU run, read on the GPU give the CPU's attention maps and logits."""
+    from gptstudio.core.inspect import attention_maps, snapshot_weights
+    from gptstudio.core.train.device import inference_device
+
+    prepared, _ = _train(tmp_path, "cuda", steps=4)
+    device, note = inference_device("auto")
+    assert device.type == "cuda" and note == ""
+    snapshot = snapshot_weights(prepared.model, 4)  # from the GPU model, as the trainer serves
+    del prepared
+    _, on_gpu, tok = load_trained_model(tmp_path / "run", device="cuda")
+    _, on_cpu, _ = load_trained_model(tmp_path / "run", device="cpu")
+    assert next(on_gpu.parameters()).device.type == "cuda"
+    for gpu_map, cpu_map in zip(attention_maps(on_gpu, tok, "the cat").weights,
+                                attention_maps(on_cpu, tok, "the cat").weights):
+        torch.testing.assert_close(torch.from_numpy(gpu_map), torch.from_numpy(cpu_map),
+                                   atol=1e-3, rtol=1e-3)
+    live = snapshot.to_model().to(device)
+    ids = torch.tensor([tok.encode("the cat sat")])
+    with torch.no_grad():
+        torch.testing.assert_close(live(ids.to(device)).logits.cpu(), on_cpu(ids).logits,
+                                   atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_an_fp16_gpu_run_with_dropout_resumes_with_its_scaler_and_gpu_rng(tmp_path):
+    """The GradScaler's scale and the GPU's RNG (dropout) are in the checkpoint, so a resumed
+    fp16 run continues as the run in one go: same scale, same losses (GPU kernels may differ in
+    the last bits, hence a tolerance)."""
+    path = tmp_path / "cats.txt"
+    path.write_text(TEXT)
+    tok = CharTokenizer.from_text(TEXT)
+    model_config = GPTConfig(tok.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=64,
+                             dropout=0.1)
+    config = TrainConfig(max_steps=8, batch_size=8, eval_interval=0, sample_interval=0,
+                         checkpoint_interval=4, learning_rate=3e-3, warmup_steps=2,
+                         device="cuda", precision="fp16", compile="off")
+
+    def steps(prepared):
+        events = list(prepared.trainer.events())
+        return [e.loss for e in events if isinstance(e, StepEvent)], prepared.trainer
+
+    straight, one_go = steps(prepare_new_training(tmp_path / "a", load_corpus(path), tok,
+                                                  model_config, config, corpus_spec=str(path)))
+    first, _ = steps(prepare_new_training(tmp_path / "b", load_corpus(path), tok, model_config,
+                                          config.replace(max_steps=4), corpus_spec=str(path)))
+    resumed = prepare_resumed_training(tmp_path / "b", max_steps=8)
+    state = resumed.trainer.train_state()
+    assert "grad_scaler" in state and "cuda_rng" in state
+    rest, again = steps(resumed)
+    assert again._scaler.get_scale() == one_go._scaler.get_scale()
+    torch.testing.assert_close(torch.tensor(first + rest), torch.tensor(straight),
+                               atol=1e-3, rtol=1e-3)

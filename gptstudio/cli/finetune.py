@@ -58,8 +58,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _common_options(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--init-from", metavar="RUN", help="the base run (its last checkpoint)")
     p.add_argument("--data", metavar="FILE",
-                   help="TSV/CSV of label,text (e.g. SMSSpamCollection)" if name == "classify"
-                   else "JSON array or JSON Lines of instruction/input/output records")
+                   help="TSV/CSV of label,text (e.g. SMSSpamCollection), or builtin:authors"
+                   " (shipped)" if name == "classify" else "JSON array or JSON Lines of instruction/input/"
+                   "output records, or builtin:instructions (the book's 1,100, shipped)")
     p.add_argument("--run-dir", required=True, help="run directory to create (or resume)")
     p.add_argument("--train-last", default=None, metavar="N|all",
                    help="train the last N blocks and the final norm (0: the head alone), or all "

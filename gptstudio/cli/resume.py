@@ -116,14 +116,13 @@ def _tokenizer_difference(spec: str, run: Run) -> str | None:
 
 def _stopped_early(saved: Tokenizer, run: Run) -> bool:
     """Whether BPE training on the run's corpus stopped before its vocabulary size (no pair
-    left to merge): then any larger bpe:N gives this same tokenizer."""
+    left to merge): then any larger bpe:N gives this same tokenizer. The corpus is streamed
+    (never read whole), and the answer is usually known within its first chunk."""
     from gptstudio.core.corpora import resolve_corpus
-    from gptstudio.core.tokenizers import resolve_tokenizer
+    from gptstudio.core.tokenizers.bpe import BPETokenizer
+    from gptstudio.core.tokenizers.bpe_exhausted import bpe_training_exhausted
 
     spec = run.data_config.get("corpus")
-    if not isinstance(spec, str):
+    if not isinstance(spec, str) or not isinstance(saved, BPETokenizer):
         return False
-    pattern = getattr(saved, "pattern", "gpt2")
-    more = resolve_tokenizer(f"bpe:{saved.vocab_size + 1}:{pattern}",
-                             corpus_text=resolve_corpus(spec).text)
-    return more.fingerprint() == saved.fingerprint()
+    return bpe_training_exhausted(saved, resolve_corpus(spec).iter_chunks())

@@ -24,7 +24,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-import psutil
+from gptstudio.core.system import pid_exists
 
 # ".<name>.tmp-<pid>-<random>" for files, ".tmp-<label>-<pid>-<random>" for folders.
 _TEMP_FILE = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
@@ -83,7 +83,7 @@ def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
-        return psutil.pid_exists(pid)
+        return pid_exists(pid)
     except (OSError, ValueError, OverflowError):  # a pid no system could have
         return False
 

@@ -49,6 +49,9 @@ class PromptInFP32Linear(nn.Linear):
     """A bf16 linear layer: one position in bf16; several (a prompt) in fp32 from upcast weights
     (see the module docstring). Same parameters and state dict as nn.Linear."""
 
+    # One position is F.linear(x, weight, bias): the decode fast path may call that itself.
+    decodes_as_linear = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.numel() > x.shape[-1]:  # more than one position
             bias = None if self.bias is None else self.bias.float()

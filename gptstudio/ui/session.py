@@ -45,6 +45,7 @@ class Session(QObject):
             service.error_raised.connect(self.error_raised)  # signal-to-signal relays
         self.training.status_message.connect(self.status_message)
         self.runs.status_message.connect(self.status_message)
+        self.inference.status_message.connect(self.status_message)
         self.closed = False
 
     def show_tab(self, key: str) -> None:
@@ -87,7 +88,8 @@ class Session(QObject):
             return False
         if not self.runs.open(path):
             return False
-        self.show_tab("train")
+        opened = self.runs.opened  # a fine-tune is watched and continued on its own tab
+        self.show_tab("finetune" if opened is not None and opened.task else "train")
         note = self.runs.opened.checkpoint_note if self.runs.opened is not None else ""
         self.say(f"Opened run {Path(path).name}" + (f". {note}" if note else ""))  # damage
         return True

@@ -5,8 +5,11 @@
   (resources/finetune/README.md says which, and their licences; scripts/build_authors_set.py
   rebuilds the file). Its characters are the default fables corpus's, so even a
   character-level base pretrained on the default corpus can fine-tune on it.
-The book's instruction data is not bundled: it is ../shared/data/instruction-data.json beside a
-checkout (Apache-2.0, from rasbt/LLMs-from-scratch). Left out: reading the files (`labelled.py`).
+- `builtin:instructions` (instructions): the book's chapter 7 data, 1,100 Alpaca-style records
+  (instruction, input, output), a verbatim copy of rasbt/LLMs-from-scratch's
+  ch07/01_main-chapter-code/instruction-data.json under the Apache License 2.0; its notice and
+  licence are beside it (resources/finetune/NOTICE, instruction-data.LICENSE.txt).
+Left out: reading the files (`labelled.py`, `records.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class BuiltinData:
 BUILTIN_DATA: dict[str, BuiltinData] = {
     "authors": BuiltinData("authors", "classification", "finetune/authors.tsv",
                            "Who wrote this passage: the fables, Shakespeare or Edith Wharton?"),
+    "instructions": BuiltinData("instructions", "instructions", "finetune/instruction-data.json",
+                                "The book's 1,100 instruction records (chapter 7, Apache-2.0)"),
 }
 
 

@@ -39,7 +39,9 @@ def trainable_parameters(config: GPTConfig, spec: FinetuneSpec,
                          n_classes: int | None) -> tuple[int, int]:
     """(trainable, total) parameters of `spec`'s fine-tune of a GPT of `config`; ConfigError
     as `set_trainable` gives it (too many blocks, a LoRA rank larger than a layer, ...)."""
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    # On the meta device building draws no random numbers, so the global RNG is left alone
+    # without fork_rng (whose restore, from this worker thread, would rewind a training's RNG).
+    with torch.device("meta"):
         model = FinetunedGPT(build_model(config), n_classes=n_classes, pooling=spec.pooling)
         set_trainable(model, train_last=spec.train_last, lora=spec.lora)
     return count_parameters(model)

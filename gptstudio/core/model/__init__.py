@@ -1,7 +1,8 @@
 """The language models: configs and presets, estimates, the GPT, its KV cache, and the LSTM.
 
 Import from here: `from gptstudio.core.model import GPTConfig, from_preset, build_model`.
-Files, bottom-up: config -> estimate -> kv_cache -> attention -> blocks -> gpt; lstm; build.
+Files, bottom-up: config -> estimate -> kv_cache -> attention -> blocks -> decode (the
+one-token fast path) -> gpt; lstm; build.
 Sampling lives in `gptstudio.core.sampling`, GPT-2 weight import/export in
 `gptstudio.core.hf_gpt2`.
 """

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 
+from gptstudio.core.system import available_memory as system_available_memory
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model.config import GPTConfig, LSTMConfig
 
@@ -164,10 +164,7 @@ def _read_cgroup_room(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 def available_memory() -> int | None:
     """Bytes this process could still allocate, or None when the system does not say."""
-    try:  # psutil: MemAvailable on Linux, the same measure on Windows and macOS
-        system: int | None = int(psutil.virtual_memory().available)
-    except (OSError, RuntimeError, AttributeError):
-        system = None
+    system = system_available_memory()  # psutil: MemAvailable on Linux, the same elsewhere
     known = [c for c in (system, _read_cgroup_room()) if c is not None]
     return min(known) if known else None
 

@@ -10,6 +10,9 @@ vocab_size x n_embd parameters. Initialisation follows GPT-2: N(0, 0.02) weights
 and the projections that write into the residual stream scaled down by 1/sqrt(2 * n_layer) so that
 the stream's variance does not grow with depth.
 
+One new token against a KV cache (decoding) takes the decode-only fast path in `decode.py`,
+which gives the same logits with less Python; `fast_decode = False` keeps the plain path.
+
 Left out: training (the trainer builds the optimiser, `core.train.optimizer`), sampling
 (`gptstudio.core.sampling`) and GPT-2 weight import/export (`gptstudio.core.hf_gpt2`).
 """
@@ -25,6 +28,7 @@ from torch import nn
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.model.blocks import LAYER_NORM_EPS, Block
 from gptstudio.core.model.config import GPTConfig
+from gptstudio.core.model.decode import can_decode_fast, decode_step
 from gptstudio.core.model.kv_cache import KVCache
 from gptstudio.core.model.linear import TransposedLinear, transposed_storage
 from gptstudio.core.model.output import ModelOutput
@@ -34,6 +38,10 @@ INIT_STD = 0.02  # GPT-2's initializer_range
 
 class GPT(nn.Module):
     """GPT-2-style language model. Parameter names match GPT-2's (`transformer.h.0.attn.c_attn`)."""
+
+    # The switch of the decode fast path (see the module docstring); set it False on a model
+    # (or on the class) for the plain path everywhere.
+    fast_decode: bool = True
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -90,6 +98,9 @@ class GPT(nn.Module):
             )
         if kv_cache is not None:
             kv_cache.check_room(T, B)
+            if (self.fast_decode and targets is None and not return_attn
+                    and can_decode_fast(self, idx, kv_cache)):
+                return ModelOutput(logits=decode_step(self, idx, kv_cache))
 
         positions = torch.arange(start, start + T, device=idx.device)  # (T,)
         tok_emb = self.transformer.wte(idx)  # (B, T, C)

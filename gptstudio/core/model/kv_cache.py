@@ -44,6 +44,9 @@ class KVCache:
         self.keys = torch.empty(shape, dtype=dtype, device=device)
         self.values = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions stored == position of the next token
+        # The decode fast path's gathered weights (`decode.py`), built at its first use: a
+        # cache lives for one generation, so a model changed in between gets a new plan.
+        self.decode_plan = None
 
     @property
     def max_len(self) -> int:

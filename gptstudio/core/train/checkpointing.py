@@ -1,9 +1,10 @@
 """The trainer's checkpoints: saving one now, the training state it holds, and resuming from it.
 
 Exact resume: a checkpoint holds the weights, AdamW's moments, the data position and the RNG state
-*as of the last completed step* (a step abandoned half-way is redone), and the schedule is a
-function of the step, so a resumed run continues bit for bit (on CPU). Only rank 0's data
-position is saved; other ranks re-seed from the step (see distributed.py).
+(the GPU's too, and fp16's GradScaler state: state.py) *as of the last completed step* (a step
+abandoned half-way is redone), and the schedule is a function of the step, so a resumed run
+continues bit for bit (on CPU). Only rank 0's data position is saved; other ranks re-seed from the
+step (see distributed.py).
 `Trainer` mixes this in; it uses only the trainer's own attributes, named below.
 Left out: the checkpoint files themselves (checkpoint.py) and the loop (trainer.py).
 """
@@ -49,6 +50,9 @@ class CheckpointingMixin:
     best_val_loss: float | None
     peak_lr_override: float | None
     _start_rng: torch.Tensor | None
+    _start_cuda_rng: torch.Tensor | None  # the GPU's RNG state to resume with, if saved
+    _scaler: torch.amp.GradScaler | None
+    device: torch.device
     _saved_step: int | None
     _saved_path: str | None
     _last_eval: tuple[int, float] | None
@@ -95,6 +99,9 @@ class CheckpointingMixin:
             best_val_loss=self.best_val_loss, peak_lr_override=self.peak_lr_override,
             optimizer=self.optimizer.state_dict(), rng=torch.get_rng_state(),
             batcher=self.batcher.state_dict(), world_size=self.world_size,
+            grad_scaler=self._scaler.state_dict() if self._scaler is not None else None,
+            cuda_rng=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
+            else None,
         ).to_dict()
 
     def _restore(self, start_state: LoadedCheckpoint | dict[str, Any]) -> None:
@@ -107,9 +114,12 @@ class CheckpointingMixin:
         self.best_val_loss, self.peak_lr_override = state.best_val_loss, state.peak_lr_override
         try:
             self.optimizer.load_state_dict(state.optimizer)
+            if self._scaler is not None and state.grad_scaler:  # fp16 on fp16: its scale
+                self._scaler.load_state_dict(state.grad_scaler)
             if self.rank == 0:
                 self.batcher.load_state_dict(state.batcher)
                 self._start_rng = state.rng
+                self._start_cuda_rng = state.cuda_rng
             else:  # only rank 0's position is saved
                 seed = resumed_seed(self.config.seed, self.rank, self.step)
                 if self.task.reseed is None:

@@ -8,8 +8,8 @@ that is not there is an error that says what to use instead; it never silently f
 Each device then gets its own `DevicePolicy`, decided once when a Trainer is made:
 - precision: on CUDA, bf16 autocast where the GPU has native bf16 (Ampere and later), else fp16
   autocast with a gradient scaler (fp16's narrow range under-flows small gradients: the loss is
-  multiplied up before backward and the gradients divided back before clipping; its scale is
-  not checkpointed: a resumed fp16 run re-calibrates it in a few steps); on the CPU the
+  multiplied up before backward and the gradients divided back before clipping; its state is
+  checkpointed, state.py, so a resumed fp16 run goes on with its scale); on the CPU the
   rule of `precision.py` (bf16 only where the CPU has bf16 matmuls); on MPS fp32 unless bf16 or
   fp16 is asked for (MPS autocast is younger and op coverage varies by macOS version).
 - TF32 matmuls on CUDA (`torch.set_float32_matmul_precision("high")`): fp32 matmuls, e.g. in
@@ -19,9 +19,11 @@ Each device then gets its own `DevicePolicy`, decided once when a Trainer is mad
   pay off within a few hundred steps; on the CPU the rule of `precision.py` (off);
 - batches copied to a GPU from pinned (page-locked) memory with `non_blocking=True`, so the copy
   overlaps the GPU's work instead of stalling the Python thread.
-Memory: `free_memory(device)` is what the device has free now (CUDA `mem_get_info`, else the
-system's available RAM), so `check_fits_device` refuses a model that cannot train there before
-it runs; an out-of-memory error in the middle of a run becomes `out_of_memory_message`.
+Generation and attention in the app read models on `inference_device(spec)`: the device, or
+the CPU where this machine lacks it. Memory: `free_memory(device)` is what the device has free
+now (CUDA `mem_get_info`, else the system's available RAM), so `check_fits_device` refuses a
+model that cannot train there before it runs; an out-of-memory error in the middle of a run
+becomes `out_of_memory_message`.
 Left out: moving the model and the loop (`trainer.py`), several processes (`distributed.py`).
 """
 
@@ -284,7 +286,19 @@ def empty_cache(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
-
 def check_fits_for_training(model_config: Any, config: Any) -> Any:
     """`check_fits` where `config` (a TrainConfig) trains: the free memory of its device."""
     return check_fits_device(model_config, config.batch_size, resolve_device(config.device))
+
+
+def inference_device(spec: str) -> tuple[torch.device, str]:
+    """Where to read a model for generating text or looking inside it, and a note.
+
+    The device `spec` names here; where this machine lacks it (a run trained on a GPU, opened
+    on a laptop), the CPU, with the reason as the note ("" otherwise): checkpoints load on any
+    device, so reading a model never fails for want of the one it trained on.
+    """
+    try:
+        return resolve_device(spec), ""
+    except ConfigError as exc:
+        return torch.device("cpu"), f"Reading the model on the CPU: {exc}"

@@ -33,10 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import psutil
 
 from gptstudio.core.atomic import pid_alive
 from gptstudio.core.errors import CheckpointError
+from gptstudio.core.system import process_start_time
 from gptstudio.core.train.run import LOCK_FILE
 
 UNREADABLE_GRACE_S = 10.0
@@ -136,10 +136,8 @@ class RunLock:
         if not pid_alive(pid):
             return True
         taken = holder.get("time")
-        try:  # a process younger than the lock is not the one that took it
-            return isinstance(taken, (int, float)) and psutil.Process(pid).create_time() > taken
-        except (psutil.Error, OSError):
-            return False
+        started = process_start_time(pid)  # a process younger than the lock did not take it
+        return isinstance(taken, (int, float)) and started is not None and started > taken
 
     def __enter__(self) -> RunLock:
         return self.acquire()

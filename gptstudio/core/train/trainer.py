@@ -16,9 +16,10 @@ any events the evaluator adds, e.g. a classifier's accuracy); every `sample_inte
 `SampleEvent`; every `checkpoint_interval` (with a run folder): a checkpoint. A new run with a
 run folder also saves step 0 before its first step (and evaluates then if its task asks), so a
 run killed early can still be resumed. Before each step and between micro-batches the
-`TrainControl` is asked whether to pause or stop, so a stop is never half a step. A run ends with a checkpoint of its last step, unless `control.stop(save=False)`
-asked to end without it. Requests from other threads (a checkpoint now, weight snapshots,
-attention maps) are answered after each step and while paused, by `serving.RequestServer`.
+`TrainControl` is asked whether to pause or stop, so a stop is never half a step. A run ends
+with a checkpoint of its last step, unless `control.stop(save=False)` asked to end without it.
+Requests from other threads (a checkpoint now, weight snapshots, attention maps) are answered
+after each step and while paused, by `serving.RequestServer`.
 
 Exact resume (a checkpoint holds everything as of the last completed step) is the trainer's
 `CheckpointingMixin` (checkpointing.py).
@@ -31,17 +32,13 @@ seeds; the model is wrapped in DDP when a process group runs; gradient sync is s
 the last micro-batch; evaluation losses are averaged over the ranks; a stop asked on one rank
 stops all at the same step; only rank 0 writes metrics, samples and checkpoints, and the ranks
 wait for its checkpoints (a barrier). Nothing here is global. Left out: the pieces this uses
-(schedule, optimizer, evaluation, precision, checkpoint, checkpointing, reporting, task, run and
-serving modules).
+(schedule, optimizer, evaluation, precision, checkpoint, checkpointing, reporting, stepping (one
+optimizer step: steps 1-4 above), task, run and serving modules).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,13 +58,14 @@ from gptstudio.core.train.events import (
     TrainEvent,
     WarningEvent,
 )
-from gptstudio.core.train.optimizer import build_optimizer, clip_targets
+from gptstudio.core.train.optimizer import build_optimizer
 from gptstudio.core.train.placement import place_for_training
 from gptstudio.core.train.reporting import ReportingMixin
 from gptstudio.core.train.samples import check_sample_prompt
 from gptstudio.core.train.schedule import learning_rate_at
 from gptstudio.core.train.serving import RequestServer
 from gptstudio.core.train.state import DataPosition
+from gptstudio.core.train.stepping import Hook, StepMixin
 from gptstudio.core.train.task import TrainTask, language_model_task
 
 if TYPE_CHECKING:
@@ -75,22 +73,10 @@ if TYPE_CHECKING:
     from gptstudio.core.train.run import Run
     from gptstudio.core.train.run_lock import RunLock
 
-Hook = Callable[[nn.Module, int], None]
 EVAL_SEED_OFFSET = 1_000_003  # evaluation batches never coincide with the training stream
 
 
-@dataclass(frozen=True)
-class _StepResult:
-    loss: float
-    grad_norm: float
-    lr: float
-    seconds: float
-    applied: bool
-    tokens: int  # input tokens of the step's micro-batches (padding included)
-    overflow: bool = False  # fp16: the gradients overflowed, the scaler lowers its scale
-
-
-class Trainer(CheckpointingMixin, ReportingMixin):
+class Trainer(StepMixin, CheckpointingMixin, ReportingMixin):
     """Trains `model` on `train_tokens`, or on a `task`'s batches (then the tokens are None);
     iterate `events()` to run it (see the module docstring).
 
@@ -159,6 +145,7 @@ class Trainer(CheckpointingMixin, ReportingMixin):
         self.best_val_loss: float | None = None
         self.peak_lr_override: float | None = None  # set through TrainControl.set_learning_rate
         self._start_rng: torch.Tensor | None = None
+        self._start_cuda_rng: torch.Tensor | None = None
         self._compile_failed = False
         self._started = False
         self._saved_step: int | None = None  # step of the last checkpoint written or loaded
@@ -228,6 +215,8 @@ class Trainer(CheckpointingMixin, ReportingMixin):
             torch.manual_seed(cfg.seed + self.rank)  # dropout's stream; data has its own
         else:
             torch.set_rng_state(self._start_rng)
+            if self._start_cuda_rng is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(self._start_cuda_rng, self.device)  # GPU dropout
         self.policy.apply_backend_settings()
         self._train_model.train()
         forward = torch.compile(self._train_model) if self.compiled else self._train_model
@@ -311,80 +300,3 @@ class Trainer(CheckpointingMixin, ReportingMixin):
         if self._saved_path:
             message += f" Checkpoint: {self._saved_path}."  # the latest one on disk
         yield self._emit(StatusEvent(state, message, self.step))
-
-    def _one_step(self, forward: Callable[..., Any]) -> Iterator[TrainEvent]:
-        """One optimizer step (a sub-generator: yields pause events, returns a _StepResult or
-        None if stopped half-way or if a compiled forward failed)."""
-        cfg = self.config
-        if self.control.learning_rate is not None:
-            self.peak_lr_override = self.control.learning_rate
-        lr = self.learning_rate(self.step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        started, paused_seconds = time.perf_counter(), 0.0
-        loss_sum, n_tokens = torch.zeros((), dtype=torch.float32, device=self.device), 0
-        for micro in range(cfg.grad_accum):
-            while micro > 0 and self.control.paused:
-                pause_started = time.perf_counter()
-                yield from self.serving.pause(self.step, at_step_boundary=False)
-                paused_seconds += time.perf_counter() - pause_started
-            if micro > 0 and self.world_size == 1 and self.control.stopped:  # DDP: at the end
-                self.optimizer.zero_grad(set_to_none=True)
-                return None
-            batch = self.policy.to_device(self.batcher.next_batch())
-            n_tokens += batch[0].numel()
-            # With DDP, gradients are averaged across ranks only after the last micro-batch.
-            last = micro == cfg.grad_accum - 1
-            no_sync = getattr(self._train_model, "no_sync", None)
-            with nullcontext() if last or no_sync is None else no_sync():
-                try:
-                    with self._autocast():
-                        loss = self.task.loss_fn(forward, batch)
-                except Exception as exc:
-                    if forward is self._train_model:
-                        raise
-                    yield self._emit(WarningEvent(self.step, f"torch.compile failed ({exc}); "
-                                                             "training goes on without it."))
-                    self._compile_failed = True
-                    self.optimizer.zero_grad(set_to_none=True)
-                    return None
-                scaled = loss / cfg.grad_accum
-                (scaled if self._scaler is None else self._scaler.scale(scaled)).backward()
-            loss_sum += loss.detach().float()
-        loss_value = float(loss_sum) / cfg.grad_accum
-        if self._scaler is not None:  # fp16: true gradients before measuring and clipping
-            self._scaler.unscale_(self.optimizer)
-        params = clip_targets(self.optimizer)
-        if cfg.grad_clip > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-        else:
-            grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
-        # The check comes *before* optimizer.step(): a NaN must never reach the weights.
-        applied = math.isfinite(loss_value) and math.isfinite(grad_norm)
-        if applied:
-            self.optimizer.step()
-        overflow = self._scaler is not None and not applied and math.isfinite(loss_value)
-        if self._scaler is not None:
-            self._scaler.update()  # lowered after an overflow, raised after a run of good steps
-        self.optimizer.zero_grad(set_to_none=True)
-        seconds = time.perf_counter() - started - paused_seconds
-        return _StepResult(loss_value, grad_norm, lr, seconds, applied, n_tokens, overflow)
-
-    def _fail(self, n_in_row: int) -> Iterator[TrainEvent]:
-        kept = (f" The last good checkpoint (step {self._saved_step}) is kept: "
-                f"{self._saved_path}." if self._saved_path else "")
-        message = (f"Training stopped at step {self.step}: the loss or the gradients were not "
-                   f"finite (NaN or infinity) in {n_in_row} steps in a row, so none of them was "
-                   "applied. Try a lower learning rate, gradient clipping or fp32 precision."
-                   + kept)
-        yield self._emit(StatusEvent("failed", message, self.step))
-        raise TrainingError(message)
-
-    def _run_hooks(self) -> None:
-        if not self.hooks:
-            return
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            for hook in self.hooks:
-                hook(self.model, self.step)
-        self.model.train()
-

@@ -1,13 +1,15 @@
 """`FinetuneLab`: the Fine-tune tab's background work besides training itself.
 
-Three kinds of quick work, each in its own `WorkerPlace` (a newer request retires an older one,
-so only the answer to the latest options arrives):
+Four kinds of background work, each in its own `WorkerPlace` (a newer request retires an older
+one, so only the answer to the latest request arrives):
 - a **preview** of the fine-tune the options describe (`core.finetune.preview`): the data file
   read and encoded with the base run's tokenizer, the trainable-parameter count (a model built
   on the "meta" device: shapes only) and one example marked as the loss sees it;
 - a **prediction** for a typed text by a classification run (`load_classifier(run).predict`);
   the classifier is loaded once per checkpoint and kept, so the next text is answered at once;
-- a classification run's **report** (`classification_report`: every split read whole).
+- a classification run's **report** (`classification_report`: every split read whole);
+- an instruction run's **held-out responses** (`held_out_responses`: greedy answers to the first
+  `HELD_OUT_SHOWN` test records beside their references, scored; shown, not written in the run).
 Training goes through the training service (`TrainingService.start_finetune`), the one
 training at a time. The tab owns the lab and shuts it down on `Session.closing`.
 Left out: widgets, and the engine work (gptstudio.core.finetune).
@@ -20,11 +22,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from gptstudio.core.errors import Cancelled
 from gptstudio.core.finetune import Classifier, FinetuneSpec, classification_report, \
-    load_classifier
+    held_out_responses, load_classifier
 from gptstudio.core.finetune.preview import FinetunePreview, preview_finetune
 from gptstudio.core.train import Run
 from gptstudio.ui.workers import TaskWorker, WorkerPlace
+
+HELD_OUT_SHOWN = 10  # held-out records an instruction run answers for the tab
 
 
 class FinetuneLab(QObject):
@@ -36,6 +41,9 @@ class FinetuneLab(QObject):
     prediction_failed = Signal(str)
     report_ready = Signal(object)  # (run folder, ClassificationReport, checkpoint step)
     report_failed = Signal(str)
+    responses_ready = Signal(object)  # (run folder, ResponseReport, checkpoint step, n_test)
+    responses_progress = Signal(object)  # (records answered, records to answer)
+    responses_failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +56,10 @@ class FinetuneLab(QObject):
         self._report = WorkerPlace("finetune-report", self)
         self._report.succeeded.connect(self._on_answer)
         self._report.failed.connect(self.report_failed)
+        self._responses = WorkerPlace("finetune-responses", self)
+        self._responses.succeeded.connect(self._on_answer)
+        self._responses.progressed.connect(self.responses_progress)
+        self._responses.failed.connect(self.responses_failed)
         self._classifiers: dict[tuple[str, str], Classifier] = {}  # (run, checkpoint): loaded
         self._lock = threading.Lock()
 
@@ -76,6 +88,23 @@ class FinetuneLab(QObject):
             return "report", Path(run_dir), classification_report(run_dir), step
         self._report.start(TaskWorker(job))
 
+    def responses(self, run_dir: Path, limit: int = HELD_OUT_SHOWN) -> None:
+        """The instruction run's answers to its first `limit` test records (`responses_ready`)."""
+        def job(progress, cancel) -> tuple:
+            run = Run.open(run_dir)
+            latest = run.latest_checkpoint()
+
+            def answered(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise Cancelled("The held-out answers were not needed any more.")
+                progress((done, total))
+
+            report = held_out_responses(run_dir, limit=limit, write=False, progress=answered)
+            n_test = run.data_config.get("n_test")
+            return ("responses", Path(run_dir), report, latest.step if latest else 0,
+                    n_test if isinstance(n_test, int) else len(report.responses))
+        self._responses.start(TaskWorker(job))
+
     def _predict_now(self, run_dir: Path, text: str) -> tuple[str, str, object, int]:
         """In the worker thread: load (or reuse) the run's latest classifier and predict."""
         latest = Run.open(run_dir).latest_checkpoint()
@@ -95,8 +124,11 @@ class FinetuneLab(QObject):
     @Slot(object)
     def _on_answer(self, result: tuple) -> None:
         kind, *answer = result
-        (self.report_ready if kind == "report" else self.prediction_ready).emit(tuple(answer))
+        signal = {"report": self.report_ready, "prediction": self.prediction_ready,
+                  "responses": self.responses_ready}[kind]
+        signal.emit(tuple(answer))
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         return all([place.shutdown(timeout_ms)
-                    for place in (self._preview, self._predict, self._report)])
+                    for place in (self._preview, self._predict, self._report,
+                                  self._responses)])

@@ -7,10 +7,14 @@ one the user chose (`choose`). Work on the model (`submit(job)`, e.g. attention 
 prompt) runs in this service's own worker; a new request retires the previous one, so a tab
 that re-asks on every keystroke only ever gets the newest answer.
 
-Attention maps reach subscribers through `attention_ready`, whether they came from the live run
-(`TrainingService.request_attention` / `watch_attention`) or from a checkpoint. Work that reports
-as it goes (generating text) runs in a second worker, `streams` (`inference_stream.py`), so a
-quick request never retires a generation, nor a generation a quick request.
+Models are read on a device (`device(source)`): the live run's own (a snapshot of a run on a
+GPU is put back on that GPU), else the one Setup's device field names (the plan's, else the
+opened run's), or the CPU where this machine lacks it (`inference_device`; `device_note` says
+why). Attention maps reach subscribers through `attention_ready`, whether they came from the
+live run (`TrainingService.request_attention` / `watch_attention`) or from a checkpoint. Work
+that reports as it goes (generating text) runs in a second worker, `streams`
+(`inference_stream.py`), so a quick request never retires a generation, nor a generation a
+quick request.
 Left out: widgets, and the engine work itself (`gptstudio.core.inspect`).
 """
 
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from PySide6.QtCore import QObject, Signal, Slot
 from torch import nn
 
@@ -30,6 +35,7 @@ from gptstudio.core.inspect import AttentionMaps, WeightsSnapshot, attention_map
 from gptstudio.core.pipeline import load_trained_model
 from gptstudio.core.tokenizers import Tokenizer
 from gptstudio.core.train import Run, list_checkpoints, load_checkpoint
+from gptstudio.core.train.device import inference_device
 from gptstudio.core.train.events import AttentionEvent, WeightsEvent
 from gptstudio.ui.services.inference_stream import InferenceStreams
 from gptstudio.ui.services.runs import RunsService
@@ -58,6 +64,7 @@ class InferenceService(QObject):
     attention_ready = Signal(object)  # AttentionMaps
     result_ready = Signal(int, object)
     failed = Signal(int, str)
+    status_message = Signal(str)  # e.g. why models are read on the CPU (once per reason)
 
     def __init__(self, training: TrainingService, runs: RunsService,
                  parent: QObject | None = None) -> None:
@@ -65,6 +72,7 @@ class InferenceService(QObject):
         self.training, self.runs = training, runs
         self.latest_weights: WeightsSnapshot | None = None
         self.chosen: ModelSource | None = None  # None: live while training, else the latest
+        self.device_note = ""  # why models are read on the CPU instead of the device asked for
         self._request = 0
         self._running: tuple[int, Job] | None = None
         self._waiting: list[tuple[int, Job]] = []  # live jobs waiting for a first snapshot
@@ -112,6 +120,25 @@ class InferenceService(QObject):
         self.chosen = source
         self.sources_changed.emit()
 
+    def device(self, source: ModelSource | None = None) -> torch.device:
+        """Where `source`'s model (default: `source()`'s) is read (see the module docstring)."""
+        source = source if source is not None else self.source()
+        run = self.training.current_run
+        if source is not None and source.kind == "live" and run is not None:
+            return torch.device(run.torch_device)
+        plan, opened = self.training.plan.train_config, self.runs.opened
+        if plan is not None:
+            spec = plan.device
+        elif opened is not None and opened.train_config is not None:
+            spec = opened.train_config.device
+        else:
+            spec = "auto"
+        device, note = inference_device(spec)
+        if note and note != self.device_note:
+            self.status_message.emit(note)
+        self.device_note = note
+        return device
+
     # -- work on the model ---------------------------------------------------------------------
     def submit(self, job: Job) -> int:
         """Run `job(model, tokenizer)` in the background on `source()`; returns the request id
@@ -136,14 +163,18 @@ class InferenceService(QObject):
         snapshot = self.latest_weights if source.kind == "live" else None
         tokenizer = self.training.current_run.tokenizer \
             if source.kind == "live" and self.training.current_run else None
+        device = self.device(source)
         self._running = (request, job)
         self._place.start(TaskWorker(
-            lambda _p, _c: job(*self._model(source, snapshot, tokenizer))))
+            lambda _p, _c: job(*self._model(source, snapshot, tokenizer, device))))
 
     def _model(self, source: ModelSource, snapshot: WeightsSnapshot | None,
-               tokenizer: Tokenizer | None) -> tuple[nn.Module, Tokenizer]:
-        """In the worker thread: build (or reuse) the model `source` names."""
-        key = (source.kind, source.step, source.path)
+               tokenizer: Tokenizer | None,
+               device: torch.device | None = None) -> tuple[nn.Module, Tokenizer]:
+        """In the worker thread: build (or reuse) the model `source` names, on `device`
+        (default: the CPU). Weights load on the CPU first, then move (checkpoint_load.py)."""
+        device = device if device is not None else torch.device("cpu")
+        key = (source.kind, source.step, source.path, str(device))
         with self._cache_lock:
             if key in self._cache:
                 return self._cache[key]
@@ -160,6 +191,7 @@ class InferenceService(QObject):
                 model.eval()
         else:
             raise CheckpointError("The model is not ready yet; try again in a moment.")
+        model.to(device)
         with self._cache_lock:
             self._cache = {key: (model, tokenizer)}  # keep one model: they can be large
         return model, tokenizer

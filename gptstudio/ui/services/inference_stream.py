@@ -7,8 +7,8 @@ get their own `WorkerPlace`: `InferenceStreams.start(job, source, precision)` ru
 through the place's `progressed` relay and `cancel` is the worker's stop event (a generation
 checks it before every token). A newer stream retires the older one; `stop()` asks the current
 one to end now. The model is the service's (a checkpoint, or the live run's latest snapshot:
-never the training tensors); `precision="bf16"` runs on a bf16 copy of it, kept for the next
-request on the same model (`core.inference_precision`).
+never the training tensors), on the service's device; `precision="bf16"` runs on a bf16 copy
+of it, kept for the next request on the same model (`core.inference_precision`).
 
 Signals (GUI thread, request id first): `progressed(id, value)`, `finished(id, result)`,
 `failed(id, message)`, `stopped(id)`. Left out: what the jobs compute (the tabs' job functions,
@@ -105,9 +105,10 @@ class InferenceStreams(QObject):
         tokenizer = run.tokenizer if source.kind == "live" and run is not None else None
         if source.kind == "live":
             service.training.request_weights()  # a fresher snapshot for the next request
+        device = service.device(source)  # decided here, in the GUI thread
 
         def work(progress: Callable[[Any], None], cancel: threading.Event) -> object:
-            model, tok = service._model(source, snapshot, tokenizer)  # noqa: SLF001 - its helper
+            model, tok = service._model(source, snapshot, tokenizer, device)  # noqa: SLF001
             return job(self._with_precision(model, source, precision), tok, progress, cancel)
 
         self._running = request

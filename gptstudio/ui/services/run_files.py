@@ -67,12 +67,13 @@ class OpenedRun:
     n_params: int
     imported: bool  # weights imported (e.g. GPT-2), never trained here
     checkpoint_note: str = ""  # the newest checkpoint looks damaged (checkpoint_check.py)
+    task: str | None = None  # a fine-tune's ("classification" | "instructions"): no corpus
 
     @property
     def can_resume(self) -> bool:
-        """Start continues it from its last checkpoint."""
-        return (self.last_checkpoint_step is not None and self.corpus_spec is not None
-                and not self.imported)
+        """Start continues it from its last checkpoint (a fine-tune: on its own data file)."""
+        return (self.last_checkpoint_step is not None and not self.imported
+                and (self.corpus_spec is not None or self.task is not None))
 
     @property
     def starts_from_weights(self) -> bool:
@@ -93,7 +94,7 @@ def open_run_folder(path: Path) -> OpenedRun:
     run = Run.open(path)
     model_config = run.model_config()
     latest = run.latest_checkpoint()
-    corpus = run.data_config.get("corpus")
+    corpus, task = run.data_config.get("corpus"), run.data_config.get("task")
     try:
         n_params = estimate(model_config).n_params
     except GPTStudioError:
@@ -106,4 +107,5 @@ def open_run_folder(path: Path) -> OpenedRun:
         last_checkpoint_step=latest.step if latest is not None else None, n_params=n_params,
         imported=bool(run.data_config.get("imported_from")) and not corpus,
         checkpoint_note=newest_checkpoint_note(run),  # headers only: no weights are read
+        task=task if isinstance(task, str) and task else None,
     )

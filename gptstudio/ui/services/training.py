@@ -10,9 +10,8 @@ any time.
 
 Pause, stop, "save a checkpoint now", a new peak learning rate and snapshot requests go to the
 engine's `TrainControl`; the Trainer serves them between steps and while paused. Standing
-requests (`watch_attention`, `watch_weights`) may be made before Start or mid-run: they are
-kept here and handed to every new run's control. `start_finetune(FinetuneJob)` starts a
-fine-tune (the Fine-tune tab's Start) in the same way. Left out: widgets, and engine work.
+requests (`watch_attention`, `watch_weights`), made before Start or mid-run, go to every new
+run's control. `start_finetune` starts a fine-tune; Start continues an opened one. Left out: UI.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from gptstudio.ui.services.runs import RunsService
 from gptstudio.ui.services.state import IDLE, PAUSED, PREPARING, STOPPING, TRAINING, \
     TrainingState
 from gptstudio.ui.workers import WorkerPlace
-from gptstudio.ui.workers.finetune import FinetuneJob, FinetuneWorker
+from gptstudio.ui.workers.finetune import ContinuedFinetune, FinetuneJob, FinetuneWorker
 from gptstudio.ui.workers.train import RunStarted, TrainJob, TrainWorker
 
 
@@ -92,6 +91,8 @@ class TrainingService(QObject):
         if self.state.is_running or self._place.closed:
             return False
         data, opened, plan = self.data, self.runs.opened, self.plan
+        if opened is not None and opened.task is not None:  # with its own data and settings
+            return self.start_finetune(ContinuedFinetune(opened.path, opened.can_resume))
         if not plan.ready or data.corpus is None or data.tokenizer is None:
             reasons = " ".join(plan.problems) or "Choose a corpus and a tokenizer first."
             self.error_raised.emit("Cannot start training", reasons)
@@ -112,7 +113,7 @@ class TrainingService(QObject):
         self._launch(TrainWorker, job, run_dir)
         return True
 
-    def start_finetune(self, job: FinetuneJob) -> bool:
+    def start_finetune(self, job: FinetuneJob | ContinuedFinetune) -> bool:
         """Start a fine-tune (the Fine-tune tab's Start): the same states, control and events."""
         if self.state.is_running or self._place.closed:
             return False

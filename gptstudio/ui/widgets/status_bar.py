@@ -3,8 +3,9 @@
 It subscribes itself to the session: the device (the one the plan's device setting picks on this
 machine, then, once a run starts, the one its trainer really uses, from `RunStarted`), the plan's
 or the running/opened run's parameter count, the training state, the latest step's speed (shown
-twice a second), checkpoint notices and the services' status sentences. Left out: everything
-else in the window.
+twice a second), checkpoint notices and the services' status sentences. While a run prepares,
+the corpus's tokenizing progress (the worker's `TokenizeProgress`, in words) stays shown until
+the run starts. Left out: everything else in the window.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gptstudio.ui.services.state import IDLE, TRAINING, TrainingState
 from gptstudio.ui.services.training import TrainingPlan
 from gptstudio.ui.session import Session
 from gptstudio.ui.widgets.plots import human_tokens
-from gptstudio.ui.workers.train import RunStarted
+from gptstudio.ui.workers.train import RunStarted, preparing_text
 
 MESSAGE_MS = 8_000
 
@@ -44,6 +45,7 @@ class StatusBar(QStatusBar):
         super().__init__(parent)
         self.session = session
         self._tokens_per_s = math.nan
+        self._preparing = ""  # the preparation progress shown now, if any
         plan = session.training.plan.train_config
         self.device_label = QLabel(planned_device(plan.device if plan else "auto"))
         self.device_label.setObjectName("deviceLabel")
@@ -78,6 +80,8 @@ class StatusBar(QStatusBar):
     @Slot(object)
     def _on_state_changed(self, state: TrainingState) -> None:
         self.state_label.setText(state.label)
+        if state is IDLE:
+            self._end_preparing()
         plan = self.session.training.plan.train_config
         if state is IDLE and plan is not None:  # the run is over: the next one's device
             self.device_label.setText(planned_device(plan.device))
@@ -91,6 +95,7 @@ class StatusBar(QStatusBar):
 
     @Slot(object)
     def _on_run_started(self, info: RunStarted) -> None:
+        self._end_preparing()
         self.params_label.setText(params_text(info.n_params))
         if info.device:  # the trainer's own device, not a guess
             self.device_label.setText(f"Training on {info.device}")
@@ -106,11 +111,20 @@ class StatusBar(QStatusBar):
 
     @Slot(object)
     def _on_event(self, event: TrainEvent) -> None:
-        if isinstance(event, StepEvent):
+        preparing = preparing_text(event)
+        if preparing is not None:  # shown until the next one or the run's start
+            self._preparing = preparing
+            self.showMessage(preparing)
+        elif isinstance(event, StepEvent):
             self._tokens_per_s = event.tokens_per_sec
         elif isinstance(event, CheckpointEvent):
             best = " (best so far)" if event.best else ""
             self.showMessage(f"Checkpoint saved at step {event.step:,}{best}", 5_000)
+
+    def _end_preparing(self) -> None:
+        if self._preparing and self.currentMessage() == self._preparing:
+            self.clearMessage()
+        self._preparing = ""
 
     @Slot()
     def _update_speed(self) -> None:

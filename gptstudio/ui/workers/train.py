@@ -2,11 +2,15 @@
 
 Everything heavy happens here, off the GUI thread: tokenizing the corpus, building the model,
 creating or re-opening the run folder (and loading its last checkpoint to resume), and the loop
-itself. Each engine event — steps, evaluations, samples, checkpoints, status, and the attention
-maps and weight snapshots asked for through the `TrainControl` — is emitted unchanged through
-the one signal `event_reported` (they are frozen dataclasses of plain data). The model belongs
-to this thread alone; pausing, requests and the learning rate all go through the engine's
-thread-safe `TrainControl`, which the Trainer serves between steps and while paused.
+itself. While the corpus is tokenized (minutes for a big one), the token cache's
+`TokenizeProgress` (and a re-read corpus's `ReadProgress`) come out through `event_reported`
+too, in order, before `RunStarted`; `preparing_text(event)` says them in words for the
+status bar and the Train tab. Each engine event — steps, evaluations, samples, checkpoints,
+status, and the attention maps and weight snapshots asked for through the `TrainControl` — is
+emitted unchanged through the one signal `event_reported` (they are frozen dataclasses of
+plain data). The model belongs to this thread alone; pausing, requests and the learning rate
+all go through the engine's thread-safe `TrainControl`, which the Trainer serves between steps
+and while paused.
 Left out: what the GUI does with the events (the training service and the tabs).
 """
 
@@ -19,7 +23,8 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 
 from gptstudio.core.attention import AttentionRecorder
-from gptstudio.core.corpora import Corpus
+from gptstudio.core.corpora import Corpus, ReadProgress
+from gptstudio.core.data import TokenizeProgress
 from gptstudio.core.errors import Cancelled
 from gptstudio.core.model import GPTConfig, LSTMConfig
 from gptstudio.core.pipeline import PreparedTraining, prepare_new_training, \
@@ -68,13 +73,47 @@ class RunStarted:
     tokenizer: Tokenizer
     task: str | None = None  # a fine-tune's ("classification" | "instructions"), else None
     device: str = ""  # the device it really trains on, e.g. "CUDA 0: NVIDIA H100" (device.py)
+    torch_device: str = "cpu"  # ... as torch names it ("cuda:0"): the live weights are read there
+
+
+def preparing_text(event: object) -> str | None:
+    """A sentence for a preparation progress event ("Tokenizing the corpus (12.0 MB): 40% ·
+    1,234,567 tokens"), or None for any other event."""
+    fraction = preparing_fraction(event)
+    done = f": {fraction:.0%}" if fraction is not None else "…"
+    if isinstance(event, TokenizeProgress):
+        if event.cached:
+            return f"The corpus's {event.n_tokens:,} tokens come from the token cache."
+        size = f" ({_mb(event.total_bytes)})" if event.total_bytes else ""
+        return f"Tokenizing the corpus{size}{done} · {event.n_tokens:,} tokens"
+    if isinstance(event, ReadProgress):
+        return f"Checking the corpus ({_mb(event.total_bytes)}){done}"
+    return None
+
+
+def preparing_fraction(event: object) -> float | None:
+    """How far a preparation progress event says the work is (0..1); None if it does not say."""
+    if isinstance(event, TokenizeProgress):
+        if event.cached:
+            return 1.0
+        done, total = (event.done_bytes, event.total_bytes) if event.total_bytes else \
+            (event.done_chars, event.total_chars)
+    elif isinstance(event, ReadProgress):
+        done, total = event.done_bytes, event.total_bytes
+    else:
+        return None
+    return min(1.0, done / total) if total > 0 else None
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:,.1f} MB"
 
 
 class TrainWorker(Worker):
-    """Runs one training job: `event(RunStarted)` once the run is ready, then
-    `event(TrainEvent)` for each engine event."""
+    """Runs one training job: progress events while it prepares, `event(RunStarted)` once the
+    run is ready, then `event(TrainEvent)` for each engine event."""
 
-    event_reported = Signal(object)  # RunStarted, then TrainEvents
+    event_reported = Signal(object)  # TokenizeProgress..., RunStarted, then TrainEvents
 
     def __init__(self, job: TrainJob, control: TrainControl) -> None:
         super().__init__()
@@ -104,7 +143,7 @@ class TrainWorker(Worker):
             n_train_tokens=prepared.n_train_tokens, n_val_tokens=prepared.n_val_tokens,
             peak_lr=prepared.trainer.peak_lr, model_config=prepared.model.config,
             tokenizer=prepared.tokenizer, task=spec.task if spec is not None else None,
-            device=prepared.trainer.policy.label))
+            device=prepared.trainer.policy.label, torch_device=str(prepared.trainer.device)))
         note = prepared.run.checkpoint_note if prepared.run is not None else ""
         if note:  # a damaged newest checkpoint was passed over: the status bar says so
             self.event_reported.emit(WarningEvent(prepared.start_step, note))
@@ -116,15 +155,17 @@ class TrainWorker(Worker):
     def _prepare(self) -> PreparedTraining:
         """The engine's shared set-up (the CLI uses the same), here off the GUI thread."""
         job = self.job
+        progress = self.event_reported.emit  # TokenizeProgress (ReadProgress), in order
         if job.resume:
             return prepare_resumed_training(job.run_dir, train_config=job.train_config,
                                             corpus=job.corpus, control=self.control,
-                                            cancel=self.cancel_event, hooks=self._hooks())
+                                            progress=progress, cancel=self.cancel_event,
+                                            hooks=self._hooks())
         return prepare_new_training(job.run_dir, job.corpus, job.tokenizer, job.model_config,
                                     job.train_config, corpus_spec=job.corpus_spec,
                                     init_from=job.init_from, restart=job.restart,
-                                    control=self.control, cancel=self.cancel_event,
-                                    hooks=self._hooks())
+                                    control=self.control, progress=progress,
+                                    cancel=self.cancel_event, hooks=self._hooks())
 
     def _hooks(self) -> tuple[AttentionRecorder, ...]:
         """The job's attention recorder: its records (`AttentionRecorded`) and its one warning

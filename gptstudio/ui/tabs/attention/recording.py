@@ -1,11 +1,11 @@
 """What the next training run records, kept in step with the tab's record fields.
 
-The probe prompt defaults to a line of the current corpus (`core.attention.default_probe`) until
-the user types one; the interval is "auto" or a number of steps. Every change is checked by the
-engine (`check_attention_model`, `encode_prompt`, `check_every`) against the current tokenizer
-and the planned model: a problem is shown beside the fields and nothing is recorded, otherwise
-the training service is told (`TrainingService.record_attention`), which hands it to the next
-Start.
+The probe prompt defaults to a line of the current corpus's first 20,000 characters
+(`core.attention.default_probe`; only those are read) until the user types one; the interval is
+"auto" or a number of steps. Every change is checked by the engine (`check_attention_model`,
+`encode_prompt`, `check_every`) against the current tokenizer and the planned model: a problem is
+shown beside the fields and nothing is recorded, otherwise the training service is told
+(`TrainingService.record_attention`), which hands it to the next Start.
 Left out: the records themselves (core) and showing them (the tab).
 """
 
@@ -19,6 +19,8 @@ from gptstudio.core.attention import (
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.ui.session import Session
 from gptstudio.ui.tabs.attention.controls import RecordControls
+
+PROBE_SOURCE_CHARS = 20_000  # default_probe looks at no more of the corpus than this
 
 
 class RecordingSettings(QObject):
@@ -39,7 +41,10 @@ class RecordingSettings(QObject):
     def _on_data_changed(self, *_: object) -> None:
         data = self.session.data
         if data.corpus is not None and data.tokenizer is not None:
-            self.controls.set_default_probe(default_probe(data.corpus.text, data.tokenizer))
+            # The probe comes from the corpus's first lines: read those only, never the whole
+            # text (a big corpus would be read into memory here, on the GUI thread).
+            first = data.corpus.preview(PROBE_SOURCE_CHARS)
+            self.controls.set_default_probe(default_probe(first, data.tokenizer))
         else:
             self.apply()
 

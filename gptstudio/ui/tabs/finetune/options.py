@@ -4,8 +4,8 @@ The box turns its fields into the engine's `FinetuneSpec` and `TrainConfig` (`sp
 `train_config()`); whether they make sense is the engine's call, and its `ConfigError` is
 shown by the tab. Defaults are the book's (`DEFAULT_TRAIN_LAST`, `default_train_config`): the
 last block for a classifier, every block for instructions, learning rate 5e-5 (LoRA 5e-4).
-Data: the shipped `builtin:authors` set for classification; the book's instruction data is
-not bundled (see resources/finetune/README.md), so instructions start with no file.
+Data: the shipped sets, `builtin:authors` for classification and the book's instruction data
+(`builtin:instructions`, Apache-2.0, see resources/finetune/NOTICE) for instructions.
 Left out: the preview and training (the tab and its lab).
 """
 
@@ -30,6 +30,9 @@ from gptstudio.core.train.config import check_learning_rate
 
 BROWSE = "__browse__"
 BUILTIN_AUTHORS = "builtin:authors"
+BUILTIN_INSTRUCTIONS = "builtin:instructions"
+BUILTIN_LABELS = {BUILTIN_AUTHORS: "authors.tsv (built in: who wrote it?)",
+                  BUILTIN_INSTRUCTIONS: "instruction-data.json (built in: the book's)"}
 DEFAULT_EPOCHS = {"classification": 5.0, "instructions": 2.0}  # the book's
 EVALS_PER_EPOCH = 4  # evaluations (accuracy points) per pass over the training split
 DATA_FILTERS = {"classification": "Labelled texts (*.tsv *.csv *.txt);;All files (*)",
@@ -146,7 +149,7 @@ class OptionsBox(QGroupBox):
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
 
-        self._data = {"classification": BUILTIN_AUTHORS, "instructions": None}
+        self._data = {"classification": BUILTIN_AUTHORS, "instructions": BUILTIN_INSTRUCTIONS}
         self._base_index = -1
         self.base.currentIndexChanged.connect(self._on_base_chosen)
         self.task.currentIndexChanged.connect(self._on_task_changed)
@@ -238,11 +241,9 @@ class OptionsBox(QGroupBox):
     def _show_data(self) -> None:
         data = self.data
         if data is None:
-            self.data_button.setText("Choose a file… (none bundled)")
-        elif data == BUILTIN_AUTHORS:
-            self.data_button.setText("authors.tsv (built in: who wrote it?)")
+            self.data_button.setText("Choose a file…")
         else:
-            self.data_button.setText(Path(data).name)
+            self.data_button.setText(BUILTIN_LABELS.get(data, Path(data).name))
         self.data_button.setToolTip(data or "Instruction records: Alpaca-style JSON")
 
     # -- reactions ---------------------------------------------------------------------------------

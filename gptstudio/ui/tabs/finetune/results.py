@@ -1,5 +1,6 @@
 """The Fine-tune tab's results: the accuracy curves, the confusion matrix, the "try it" box
-(the last two, with the accuracy read-out and the chat button, in the side `RunPanel`).
+(the last two, with the accuracy read-out, an instruction run's held-out answers
+(`responses.py`) and the chat button, in the side `RunPanel`).
 
 All of them only show what core computed: the accuracy of each split at every evaluation and the
 validation confusion matrix arrive as `AccuracyEvent`s (through `RunHistory.add_event`, the one
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.ui.history import RunHistory
+from gptstudio.ui.tabs.finetune.responses import ResponsesView
 from gptstudio.ui.theme import PlotTheme, plot_theme
 from gptstudio.ui.widgets.plots import LivePlot
 
@@ -184,7 +186,8 @@ def percent(value: float) -> str:
 
 
 class RunPanel(QWidget):
-    """The shown fine-tune's figures and uses: accuracy, confusion matrix, try it, chat."""
+    """The shown fine-tune's figures and uses: accuracy, confusion matrix, try it, an
+    instruction run's held-out answers (`responses`), chat."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +198,7 @@ class RunPanel(QWidget):
         self.confusion_note.setWordWrap(True)
         self.confusion = ConfusionTable()
         self.try_it = TryItBox()
+        self.responses = ResponsesView()
         self.chat_button = QPushButton("Chat with this model on the Generate tab")
         self.chat_button.setObjectName("openChatButton")
         self.chat_button.setEnabled(False)
@@ -203,26 +207,31 @@ class RunPanel(QWidget):
         for widget in (self.accuracy, self.confusion_note, self.confusion, self.try_it,
                        self.chat_button):
             side.addWidget(widget)
-        side.addStretch(1)
+        side.addWidget(self.responses, 1)
+        side.addStretch(0)  # a classifier's widgets stay at the top
         self.clear("Confusion matrix (validation): after the first evaluation.")
 
     def set_task(self, task: str) -> None:
         """Show what a run of `task` has: accuracy, matrix and "try it" for a classifier, the
-        chat button for an instruction run."""
+        held-out answers and the chat button for an instruction run."""
         classify = task == "classification"
         for widget in (self.confusion_note, self.confusion, self.try_it):
             widget.setVisible(classify)
-        self.chat_button.setVisible(not classify)
+        for widget in (self.chat_button, self.responses):
+            widget.setVisible(not classify)
         if not classify:
             self.accuracy.setText("An instruction fine-tune is measured by its loss on the "
                                   "responses alone (the validation points of the loss plot); "
-                                  "then chat with it.")
+                                  "when it ends, by its answers to held-out records below. "
+                                  "Then chat with it.")
         elif not self.confusion.rowCount():
             self.accuracy.setText("Accuracy appears here at each evaluation.")
 
     def clear(self, note: str) -> None:
         self.confusion.clear_counts()
         self.confusion_note.setText(note)
+        self.responses.clear("When the fine-tune ends: its answers to held-out records, beside "
+                             "the references.")
 
     def show_accuracy(self, history: RunHistory) -> None:
         """The latest accuracies (and the first: before fine-tuning) and confusion matrix."""

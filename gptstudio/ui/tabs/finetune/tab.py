@@ -5,12 +5,17 @@ count) and training examples with their masked tokens shaded (`mask_view.py`); b
 core's preview, computed in the lab's worker (`ui/services/finetune.py`) a moment after the
 options stop changing, while the tab is shown. Start (or Ctrl+Enter in the tab) hands a
 `FinetuneJob` to the training service (`start_finetune`): one training at a time, the same
-Pause/Stop and states as the Train tab, `prepare_finetune` and the loop in the worker thread.
+Pause/Stop and states as the Train tab, `prepare_finetune` and the loop in the worker thread
+(Ctrl+Enter: `keys.py`).
 Middle: the live loss and accuracy curves, fed by the service's one event signal through
 `RunHistory.add_event` (`AccuracyEvent` included). Right (`results.RunPanel`): the validation
 confusion matrix of the latest evaluation, then core's report on the whole test split; a "try
-it" box (a classification run's `predict`, in the lab's worker); for an instruction run, a
-button that opens its chat on the Generate tab.
+it" box (a classification run's `predict`, in the lab's worker); for an instruction run, its
+answers to held-out records beside the references with core's scores (`held_out_responses`, in
+the lab's worker) and a button that opens its chat on the Generate tab. A stopped fine-tune
+shown here (stopped in this tab, or opened) is what Start continues (`_resume`): the training
+service resumes it from its last checkpoint, as the Train tab's Start does; changing an option
+means a new fine-tune instead.
 Left out: the engine work (gptstudio.core.finetune), the widgets' insides (their modules).
 """
 
@@ -19,8 +24,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QScrollArea, QSplitter, QWidget
 
 from gptstudio.core.errors import GPTStudioError
@@ -32,6 +36,7 @@ from gptstudio.ui.services.run_files import OpenedRun, list_runs
 from gptstudio.ui.services.state import IDLE, PAUSED, TrainingState
 from gptstudio.ui.session import Session
 from gptstudio.ui.tabs.base import Tab
+from gptstudio.ui.tabs.finetune.keys import StartKey
 from gptstudio.ui.tabs.finetune.options import base_run_choices, new_finetune_dir, \
     preview_texts
 from gptstudio.ui.tabs.finetune.results import AccuracyPlot, RunPanel
@@ -46,7 +51,7 @@ PREVIEW_SETTLE_MS = 250  # after the last change of an option, compute the previ
 REDRAW_MS = 100
 
 
-class FinetuneTab(QWidget, Tab):
+class FinetuneTab(StartKey, QWidget, Tab):
     """See the module docstring."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -59,6 +64,7 @@ class FinetuneTab(QWidget, Tab):
         self.run_task: str | None = None
         self._live = False  # the training service's current run is a fine-tune shown here
         self._preview_pending = False  # options changed while the tab was hidden
+        self._resume: Path | None = None  # the stopped fine-tune shown here: Start continues it
 
         self.setup = SetupPanel()
         self.options, self.mask, self.error = self.setup.options, self.setup.mask, self.setup.error
@@ -88,7 +94,7 @@ class FinetuneTab(QWidget, Tab):
         self.options.changed.connect(self._on_options_changed)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(training.toggle_pause)
-        self.stop_button.clicked.connect(training.stop)
+        self.stop_button.clicked.connect(lambda: training.stop())  # saving (not clicked's bool)
         self.try_it.classify_requested.connect(self.classify)
         self.results.chat_button.clicked.connect(self.open_chat)
         lab.preview_ready.connect(self._on_preview)
@@ -97,10 +103,14 @@ class FinetuneTab(QWidget, Tab):
         lab.prediction_failed.connect(self._on_prediction_failed)
         lab.report_ready.connect(self._on_report)
         lab.report_failed.connect(self.results.confusion_note.setText)
+        lab.responses_ready.connect(self._on_responses)
+        lab.responses_progress.connect(self.results.responses.show_progress)
+        lab.responses_failed.connect(self.results.responses.clear)
         training.state_changed.connect(self._on_state_changed)
         training.run_started.connect(self._on_run_started)
         training.event_reported.connect(self._on_event)
         runs.run_opened.connect(self._on_run_opened)
+        runs.run_closed.connect(self._on_run_closed)
         runs.runs_changed.connect(self.refresh_base_runs)
         session.closing.connect(self._on_closing)
         self.refresh_base_runs()
@@ -142,6 +152,7 @@ class FinetuneTab(QWidget, Tab):
 
     @Slot()
     def _on_options_changed(self) -> None:
+        self._resume = None  # changed options describe a new fine-tune
         self.lab.cancel_preview()  # an answer for the old options must not arrive now
         self._show_task(self.options.task_name)
         self.preview = None
@@ -165,8 +176,8 @@ class FinetuneTab(QWidget, Tab):
             return self._no_preview("Choose a base run: a pretrained run or a GPT-2 import "
                                     "(File → Import GPT-2…), or Browse… for a run folder.")
         if options.data is None:
-            return self._no_preview("Choose a file of instruction records (Alpaca-style JSON: "
-                                    "instruction, input, output); none is bundled.")
+            return self._no_preview("Choose a data file: labelled texts, or instruction "
+                                    "records (Alpaca-style JSON: instruction, input, output).")
         try:
             spec = options.spec()
         except GPTStudioError as exc:
@@ -201,10 +212,13 @@ class FinetuneTab(QWidget, Tab):
     # -- training ------------------------------------------------------------------------------
     @Slot()
     def start(self) -> bool:
-        """Start the fine-tune the options describe; False (and why) if it cannot start."""
+        """Continue the stopped fine-tune shown, else start the one the options describe;
+        False (and why) if it cannot start."""
         options, training = self.options, self.session.training
         if not training.state.allows("start"):
             return False
+        if self.resumable:  # the training service continues the current run: this one
+            return training.start()
         base = options.base_run
         try:
             if base is None or options.data is None:
@@ -219,54 +233,59 @@ class FinetuneTab(QWidget, Tab):
         job = FinetuneJob(base, spec, config, run_dir, epochs=options.epochs.value())
         return training.start_finetune(job)
 
-    # Ctrl+Enter inside this tab starts the fine-tune (elsewhere it is the Train tab's Start).
-    @staticmethod
-    def _is_start_key(event: QKeyEvent) -> bool:
-        return (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+    @property
+    def resumable(self) -> bool:
+        """Start continues the stopped fine-tune shown here (the window's current run)."""
+        opened = self.session.runs.opened
+        return self._resume is not None and opened is not None and opened.path == self._resume
 
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and self._is_start_key(event):
-            event.accept()  # claimed before the window's shortcut: it comes as a key press
-            return True
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
-        if self._is_start_key(event):
-            event.accept()
-            if self.start_button.isEnabled():
-                self.start()
-            return
-        super().keyPressEvent(event)
+    def _offer_resume(self, opened: OpenedRun | None) -> None:
+        """Start continues `opened` if it is the fine-tune shown here, stopped before its end."""
+        self._resume = None
+        if opened is not None and opened.task is not None and opened.path == self.run_dir:
+            step, config = opened.last_checkpoint_step, opened.train_config
+            if step is None or config is None or step < config.max_steps:
+                self._resume = opened.path
 
     @Slot(object)
     def _on_state_changed(self, state: TrainingState) -> None:
         idle = state is IDLE
-        self.start_button.setEnabled(idle and self.preview is not None)
+        if idle and self._live:  # a fine-tune of this tab has ended: core's final figures
+            self._live = False
+            self._offer_resume(self.session.runs.opened)
+            self._request_report()
+        resume = self.resumable
+        self.start_button.setEnabled(idle and (resume or self.preview is not None))
+        text = "Start fine-tuning"
+        if resume:  # a run stopped before its first checkpoint starts over in its folder
+            text = "Resume the fine-tune" if self.session.runs.opened.can_resume else "Start over"
+        self.start_button.setText(text)
         self.pause_button.setEnabled(self._live and state.allows("pause"))
         self.pause_button.setText("Resume" if state is PAUSED else "Pause")
         self.stop_button.setEnabled(self._live and state.allows("stop"))
         self.options.setEnabled(idle)
-        if idle and self._live:  # a fine-tune of this tab has ended: core's final figures
-            self._live = False
-            self._request_report()
         what = "the fine-tune" if self._live else "training (Train tab)"
         self.state_label.setText("" if idle else f"{state.label} — {what}")
         self._show_run_tools()
 
     @Slot(object)
     def _on_run_started(self, info: RunStarted) -> None:
-        self._live = info.task is not None
+        self._live, self._resume = info.task is not None, None
         if not self._live:
             return
         self.run_dir, self.run_task = info.path, info.task
-        if not info.resumed:
+        if info.resumed:  # the steps after its checkpoint are dropped (logged again)
+            self.history.rewind(info.start_step + 1)
+        else:
             self.history.clear()
         self.history.name = info.name
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.set_step_extent(info.max_steps)
         self.results.clear("The confusion matrix comes with the first evaluation.")
-        self.results.accuracy.setText("Evaluating the model before fine-tuning…")
+        self.results.set_task(info.task)  # what an instruction run is measured by
+        if info.task == "classification":
+            self.results.accuracy.setText("Evaluating the model before fine-tuning…")
+        self.results.show_accuracy(self.history)  # a resumed run's so far
         self._on_state_changed(self.session.training.state)
 
     @Slot(object)
@@ -295,13 +314,31 @@ class FinetuneTab(QWidget, Tab):
         self.results.clear("No evaluation of this run measured accuracy.")
         self.results.show_accuracy(self.history)
         self._request_report()
-        self._show_run_tools()
+        self._offer_resume(opened)  # after the options changed: Start continues this run
+        self._on_state_changed(self.session.training.state)
+
+    @Slot()
+    def _on_run_closed(self) -> None:
+        self._resume = None  # New run: Start begins a new fine-tune
+        self._on_state_changed(self.session.training.state)
 
     def _request_report(self) -> None:
-        """Every split of the shown classifier, read whole (the lab's worker)."""
-        if self.run_dir is not None and self.run_task == "classification" and \
-                Run.exists(self.run_dir) and Run.open(self.run_dir).latest_checkpoint():
+        """Every split of the shown classifier, read whole, or the shown instruction run's
+        held-out answers (the lab's workers)."""
+        if self.run_dir is None or not Run.exists(self.run_dir) or \
+                not Run.open(self.run_dir).latest_checkpoint():
+            return
+        if self.run_task == "classification":
             self.lab.report(self.run_dir)
+        elif self.run_task == "instructions":
+            self.results.responses.clear("Answering held-out records…")
+            self.lab.responses(self.run_dir)
+
+    @Slot(object)
+    def _on_responses(self, answer: tuple) -> None:
+        run_dir, report, step, n_test = answer
+        if run_dir == self.run_dir and not self._live:
+            self.results.responses.show_report(report, step, n_test)
 
     @Slot(object)
     def _on_report(self, answer: tuple) -> None:

@@ -3,12 +3,14 @@
 The engine decides what is valid: the box builds a `GPTConfig`/`LSTMConfig` from the fields on
 every keystroke and shows the engine's `ConfigError` beside the field that caused it, then the
 engine's estimate (parameters, FLOPs per token, memory) and its refusal when the model would not
-fit in free memory (`check_fits`). Left out: training settings (`training_box`).
+fit in free memory (`check_fits`) of the device the training box names (`device`: a GPU's free
+memory from its driver, the CPU's available RAM as before). Left out: training settings
+(`training_box`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,7 +28,14 @@ from gptstudio.core.model import (
     from_preset,
 )
 from gptstudio.core.model.estimate import human_bytes
+from gptstudio.core.train.device import check_fits_device, device_label, free_memory, \
+    resolve_device
 from gptstudio.ui.widgets.form import ErrorLabel, FormGrid
+
+if TYPE_CHECKING:
+    import torch
+
+    from gptstudio.core.model.estimate import ModelEstimate
 
 DEFAULT_PRESET = "tiny"
 GPT_INT_FIELDS = {  # field -> (label, tooltip, maximum)
@@ -75,6 +84,7 @@ class ModelBox(QGroupBox):
         self.vocab_size: int | None = None
         self.batch_size = 12
         self.dropout = 0.0
+        self.device = "auto"  # the training box's device spec: whose memory is measured
         self._loading = False
         self.error: str | None = None  # the reason the config is refused, if it is
         self.estimate = None
@@ -275,7 +285,7 @@ class ModelBox(QGroupBox):
             self.vocab_label.setText("Vocabulary: set by the tokenizer")
         if cfg is not None:
             try:
-                self.estimate = check_fits(cfg, max(1, self.batch_size))
+                self.estimate = self._check_fits(cfg)
             except ConfigError as exc:
                 self.error = str(exc)
         self._show_estimate(cfg)
@@ -284,6 +294,21 @@ class ModelBox(QGroupBox):
         self.refusal.show_error(self.error if cfg is not None or not errors else None)
         self.changed.emit()
 
+    def _gpu(self) -> torch.device | None:
+        """The device to measure when it is not the CPU (None: the CPU, or a device this machine
+        lacks, which the training box already marks)."""
+        try:
+            device = resolve_device(self.device)
+        except ConfigError:
+            return None
+        return device if device.type != "cpu" else None
+
+    def _check_fits(self, cfg: GPTConfig | LSTMConfig) -> ModelEstimate:
+        gpu = self._gpu()
+        if gpu is None:
+            return check_fits(cfg, max(1, self.batch_size))
+        return check_fits_device(cfg, max(1, self.batch_size), gpu)
+
     def _show_estimate(self, cfg: GPTConfig | LSTMConfig | None) -> None:
         if cfg is None:
             self.estimates.setText("")
@@ -291,6 +316,9 @@ class ModelBox(QGroupBox):
         from gptstudio.core.model import estimate
 
         e = self.estimate or estimate(cfg, max(1, self.batch_size))
+        gpu = self._gpu()
+        free = free_memory(gpu) if gpu is not None else None
+        where = f"<br>Free on {device_label(gpu)}: {human_bytes(free)}" if free is not None else ""
         self.estimates.setText(
             f"<b>{_count(e.n_params)}</b> parameters "
             f"({_count(e.n_params_non_embedding)} without embeddings) · "
@@ -298,7 +326,7 @@ class ModelBox(QGroupBox):
             f"Memory to train at batch {self.batch_size}: <b>{human_bytes(e.total_bytes)}</b> "
             f"(weights {human_bytes(e.weights_bytes)}, gradients {human_bytes(e.gradient_bytes)}, "
             f"Adam {human_bytes(e.optimizer_bytes)}, activations {human_bytes(e.activation_bytes)})"
-        )
+            + where)
 
     def _show_switches(self, cfg: GPTConfig) -> None:
         """The non-numeric fields of a GPT config: biases, tying and the activation."""

@@ -269,4 +269,5 @@ class SetupTab(QScrollArea, Tab):
             self.model_box.batch_size = batch
         if self.training_box.dropout is not None:
             self.model_box.dropout = self.training_box.dropout
+        self.model_box.device = self.training_box.texts()["device"]  # whose memory counts
         self.model_box.revalidate()  # emits changed -> recheck

@@ -20,6 +20,7 @@ from gptstudio.core.tokenizers.vocab import Vocabulary
 from gptstudio.core.train import Run, list_checkpoints
 from gptstudio.core.train.evaluation import FullPassProgress
 from gptstudio.ui.services.tokenizers import CorpusTokens, Loaded
+from gptstudio.ui.tabs.tokenizer.corpus_prefix import CORPUS_PREFIX_CHARS, corpus_prefix
 from gptstudio.ui.tabs.tokenizer.jobs import Explained
 
 if TYPE_CHECKING:
@@ -80,8 +81,12 @@ class LabWiring(QObject):
         if corpus is None:
             page.error.show_error("Choose a corpus first (Setup tab): the BPE learns from it.")
             return
-        if self.tab.lab.train_bpe(corpus.text, vocab_size, pattern):
+        text, cut = corpus_prefix(corpus)  # the lab learns from at most the first million
+        if self.tab.lab.train_bpe(text, vocab_size, pattern):
             page.set_training(True, vocab_size)
+            if cut:  # say so: the merges are those of that part only
+                page.progress.setFormat(f"Counting words in the corpus's first "
+                                        f"{CORPUS_PREFIX_CHARS:,} characters…")
 
     @Slot(int)
     def evaluate(self, stride: int) -> None:

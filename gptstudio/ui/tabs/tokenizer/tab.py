@@ -35,6 +35,7 @@ from gptstudio.ui.tabs.tokenizer.choices import (
     CHAR, NONE, SETUP, TRAINED, ChoiceBox, TokenizerChoices,
 )
 from gptstudio.ui.tabs.tokenizer.compare_page import ComparePage
+from gptstudio.ui.tabs.tokenizer.corpus_prefix import corpus_prefix
 from gptstudio.ui.tabs.tokenizer.jobs import Explained, ViewRequest, explain_views
 from gptstudio.ui.tabs.tokenizer.lab_wiring import LabWiring
 from gptstudio.ui.tabs.tokenizer.text_page import TextPage
@@ -75,7 +76,8 @@ class TokenizerTab(QWidget, Tab):
         self.specials.setToolTip("Ticked: as in the corpus, where it separates documents. "
                                  "Unticked: as plain characters.")
         self.passage = QPushButton("Corpus passage")
-        self.passage.setToolTip("Replace the text by a passage of the current corpus")
+        self.passage.setToolTip("Replace the text by a passage of the current corpus (from its "
+                                "first million characters)")
         self.passage.setObjectName("corpusPassageButton")
         self.input = PasteBox()
         self.input.setObjectName("tokenizerInput")
@@ -306,7 +308,7 @@ class TokenizerTab(QWidget, Tab):
         if corpus is None:
             self.error.show_error("Choose a corpus first (Setup tab).")
             return
-        text = corpus.text
+        text, _ = corpus_prefix(corpus)  # never the whole of a big corpus, here on the GUI thread
         start = random.randrange(max(1, len(text) - PASSAGE_CHARS))
         start = text.find("\n", start) + 1 if text.find("\n", start) >= 0 else 0
         self.input.setPlainText(text[start:start + PASSAGE_CHARS])
@@ -314,7 +316,9 @@ class TokenizerTab(QWidget, Tab):
     @Slot(object)
     def _on_corpus_changed(self, corpus: Corpus) -> None:
         try:
-            self.choices.set(CHAR, CharTokenizer.from_text(corpus.text))
+            # The characters of the corpus's first million (all of a smaller one): a big
+            # corpus is not read whole on the GUI thread.
+            self.choices.set(CHAR, CharTokenizer.from_text(corpus_prefix(corpus)[0]))
         except GPTStudioError as exc:
             self.choices.set(CHAR, None)
             self.error.show_error(str(exc))

@@ -60,6 +60,7 @@ class TrainControls(QWidget):
         self.state: TrainingState = IDLE
         self.max_steps = 0
         self._start_allowed, self._start_kind = True, "start"
+        self._preparing = False  # the bar shows the preparation's progress
         self.start = _button("Start", "startButton", START_TIP)
         self.pause = _button("Pause", "pauseButton", "Pause or resume between two steps (Ctrl+P)")
         self.stop = _button("Stop", "stopButton",
@@ -130,8 +131,8 @@ class TrainControls(QWidget):
         if state is PREPARING:
             self.progress.setRange(0, 0)
             self.progress.setFormat("Preparing: tokenizing the corpus and building the model…")
-        elif state is IDLE and self.progress.maximum() == 0:  # stopped while preparing
-            self.reset_progress()
+        elif state is IDLE and (self.progress.maximum() == 0 or self._preparing):
+            self.reset_progress()  # stopped while preparing
 
     def set_start_allowed(self, allowed: bool, reason: str) -> None:
         self._start_allowed = allowed
@@ -149,13 +150,25 @@ class TrainControls(QWidget):
 
     def begin_run(self, max_steps: int, peak_lr: float | None) -> None:
         """A run starts: the progress bar's range, and the run's configured peak in the field."""
-        self.max_steps = max_steps
+        self.max_steps, self._preparing = max_steps, False
         self.peak_lr.setText(f"{peak_lr:g}" if peak_lr is not None else "")
         self.lr_error.show_error(None)
         self.progress.setRange(0, max(1, max_steps))
 
+    def show_preparing(self, text: str, fraction: float | None) -> None:
+        """While the run prepares: how far it has come (tokenizing the corpus), in the bar."""
+        if self.state is not PREPARING:
+            return
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(1000 * fraction))
+        self.progress.setFormat(text)
+        self._preparing = True
+
     def reset_progress(self) -> None:
-        self.max_steps = 0
+        self.max_steps, self._preparing = 0, False
         self.progress.setRange(0, 1)
         self.progress.setValue(0)  # a bar without a value draws no text
         self.progress.setFormat(READY)

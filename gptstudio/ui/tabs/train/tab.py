@@ -32,7 +32,7 @@ from gptstudio.ui.tabs.train.runs_panel import RunsPanel
 from gptstudio.ui.tabs.train.samples_view import SamplesPanel
 from gptstudio.ui.theme import PlotTheme
 from gptstudio.ui.widgets.learn_panel import LearnPanel
-from gptstudio.ui.workers.train import RunStarted
+from gptstudio.ui.workers.train import RunStarted, preparing_fraction, preparing_text
 
 REDRAW_MS = 33  # the timer ticks at ~30 Hz: progress text and the plots' checks
 PROGRESS_EVERY_S = 0.25
@@ -208,6 +208,10 @@ class TrainTab(QWidget, Tab):
 
     @Slot(object)
     def _on_event(self, event: TrainEvent) -> None:
+        preparing = preparing_text(event)  # tokenizing the corpus, before the run starts
+        if preparing is not None:
+            self.controls.show_preparing(preparing, preparing_fraction(event))
+            return
         self.history.add_event(event)
         if isinstance(event, StepEvent):
             self._last.update(step=event.step, tokens_per_s=event.tokens_per_sec,
