@@ -142,12 +142,12 @@ def model_from_snapshot(snapshot: WeightsSnapshot) -> nn.Module:
     Same logits as the model the snapshot came from; tied weights stay tied and linear weights
     keep their transposed memory layout (load_state_dict copies into the model's own tensors).
     """
-    model = _uninitialised_model(snapshot.model_config)
+    model = uninitialised_model(snapshot.model_config)
     model.load_state_dict({name: torch.tensor(a) for name, a in snapshot.state.items()})
     return model.eval()
 
 
-def _uninitialised_model(config: ModelConfig) -> nn.Module:
+def uninitialised_model(config: ModelConfig) -> nn.Module:
     """A CPU model with uninitialised weights, built without drawing from the global RNG.
 
     Built on the "meta" device (shapes only, nothing random runs), then given real memory. That

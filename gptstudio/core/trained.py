@@ -24,7 +24,7 @@ from gptstudio.core.corpora import Corpus, resolve_corpus
 from gptstudio.core.data import TokenizeProgress, split_tokens, tokenize_corpus
 from gptstudio.core.errors import CheckpointError, ConfigError
 from gptstudio.core.hf_gpt2 import import_hf_gpt2
-from gptstudio.core.model import build_model
+from gptstudio.core.model import GPTConfig, LSTMConfig, build_model
 from gptstudio.core.tokenizers import Tokenizer, resolve_tokenizer
 from gptstudio.core.train import (
     Run,
@@ -55,11 +55,19 @@ def load_trained_model(run_dir: str | os.PathLike, *,
         run, finetuned, tokenizer, _ = load_finetuned(run_dir)
         return run, _on(finetuned.language_model(), device), tokenizer
     tokenizer = run.load_tokenizer()
-    model = build_model(run.model_config())
+    model = _to_load(run.model_config())
     if run.latest_checkpoint() is None:
         raise CheckpointError(f"The run {run.path} has no checkpoint yet; train it first.")
     run.checkpoint_note = load_checkpoint(run.path, model, tokenizer=tokenizer).note
     return run, _on(model.eval(), device), tokenizer
+
+
+def _to_load(config: GPTConfig | LSTMConfig) -> nn.Module:
+    """A model for a checkpoint to fill. A GPT is built without drawing from the global RNG,
+    which all threads share: a load in a worker must not disturb a training's initialisation."""
+    from gptstudio.core.inspect import uninitialised_model
+
+    return uninitialised_model(config) if isinstance(config, GPTConfig) else build_model(config)
 
 
 def _on(model: nn.Module, device: str | None) -> nn.Module:

@@ -43,7 +43,7 @@ def run_attention(run_dir: str | os.PathLike, *, prompt: str | None = None,
     """See the module docstring. ConfigError for an LSTM run, a step that holds nothing or a
     prompt the tokenizer cannot encode; CheckpointError for a run without checkpoints, or a
     damaged record."""
-    from gptstudio.core.model import build_model
+    from gptstudio.core.inspect import uninitialised_model
     from gptstudio.core.train import Run, load_checkpoint
 
     run = Run.open(run_dir)
@@ -80,7 +80,7 @@ def run_attention(run_dir: str | os.PathLike, *, prompt: str | None = None,
         raise ConfigError(f"The run has no checkpoint at step {step:,}; checkpoints: "
                           f"{_steps([c.step for c in checkpoints])}{recorded}.")
     tokenizer = run.load_tokenizer()
-    model = build_model(run.model_config())
+    model = uninitialised_model(run.model_config())  # no draws from the shared global RNG
     load_checkpoint(info.path, model, tokenizer=tokenizer)
     view = inspect_prompt(model.eval(), tokenizer, prompt, step=info.step, top_k=top_k,
                           logit_lens=logit_lens)

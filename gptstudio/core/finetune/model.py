@@ -26,7 +26,8 @@ from torch import nn
 
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.finetune.lora import LoRAConfig, LoRALinear, apply_lora
-from gptstudio.core.model import GPT, build_model
+from gptstudio.core.inspect import uninitialised_model
+from gptstudio.core.model import GPT
 
 Pooling = Literal["last", "mean"]
 POOLINGS = ("last", "mean")
@@ -89,8 +90,7 @@ class FinetunedGPT(GPT):
         """A plain GPT (CPU or the same device, eval mode) with these weights, LoRA merged,
         without the head: an independent copy."""
         state = merged_state_dict(self)
-        with torch.random.fork_rng(devices=[]):  # building initialises: keep the RNG as it is
-            gpt = build_model(self.config)
+        gpt = uninitialised_model(self.config)  # no draws from (or restores of) the global RNG
         gpt.to(self.lm_head.weight.device)
         gpt.load_state_dict(state)
         return gpt.eval()
