@@ -10,21 +10,13 @@ import pytest
 
 from gptstudio.cli import main
 from gptstudio.core.train import Run
+from tests.cli_runs import SMALL, small_cli_run
 
-SMALL = ["--preset", "nano", "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2",
-         "--set", "block_size=16", "--set", "batch_size=2", "--set", "eval_iters=1",
-         "--set", "eval_interval=2", "--set", "checkpoint_interval=2", "--set", "sample_interval=0",
-         "--set", "warmup_steps=1"]
 
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("the cat sat on the mat. the dog sat on the log.\n" * 40, encoding="utf-8")
-    run = tmp_path / "run"
-    assert main(["train", "--corpus", str(corpus), "--tokenizer", "char", *SMALL,
-                 "--run-dir", str(run), "--quiet", "--max-steps", "4"]) == 0
-    return run
+    return small_cli_run(tmp_path, steps=4)
 
 
 def damage_newest(run: Path) -> str:

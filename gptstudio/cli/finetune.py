@@ -153,7 +153,7 @@ def _resumed_on_device(args: argparse.Namespace) -> TrainConfig | None:
 
 def finetune_run(args: argparse.Namespace) -> int:
     """`finetune classify | instruct`: prepare, train with a progress display, then report."""
-    from gptstudio.cli.train import _signals_to_requests
+    from gptstudio.cli.train import drive
     from gptstudio.core.pipeline import check_new_run_dir, prepare_finetune, \
         prepare_resumed_training
     from gptstudio.core.train import TrainControl
@@ -190,13 +190,7 @@ def finetune_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.run_dir} is not a fine-tune; continue it with "
                           "`gptstudio train --resume`.")
     display = FinetuneProgress(prepared, quiet=args.quiet)
-    with _signals_to_requests() as asked:
-        try:
-            for event in prepared.trainer.events():
-                display.show(event)
-                asked.pass_on(control, display)
-        finally:
-            display.close()
+    drive(prepared.trainer, control, display)
     if control.stopped:
         return 0  # stopped early: the run can be resumed; report when it is done
     if prepared.spec.task == "classification":

@@ -121,14 +121,19 @@ def train_model(args: argparse.Namespace) -> int:
 
     display = TrainProgress(prepared, quiet=args.quiet) if is_main_process() else \
         OtherRankDisplay()
+    drive(prepared.trainer, control, display)
+    return 0
+
+
+def drive(trainer, control: TrainControl, display) -> None:
+    """Show each of the trainer's events, passing Ctrl-C / SIGTERM on as a saving stop."""
     with _signals_to_requests() as asked:
         try:
-            for event in prepared.trainer.events():
+            for event in trainer.events():
                 display.show(event)
                 asked.pass_on(control, display)
         finally:
             display.close()
-    return 0
 
 
 # --- settings -----------------------------------------------------------------------------------
